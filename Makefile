@@ -1,0 +1,55 @@
+# Everything runs from a project-local virtualenv that the first target builds.
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-$(shell cat requirements-dev.txt layers/shared/requirements.txt | cksum | cut -d' ' -f1)
+PORT   ?= 3000
+
+.PHONY: help venv serve demo test test-unit test-integration test-e2e lint validate clean
+
+help:
+	@echo "make demo     run the service locally and write sample emails for events/sample_leads.json"
+	@echo "make test     the whole test suite (unit, integration on moto, end to end on the local stack)"
+	@echo "make serve    the service on 127.0.0.1:\$$PORT (default 3000) until Ctrl-C"
+	@echo "make lint     ruff-free static checks: cfn-lint on template.yaml"
+	@echo "make validate sam validate --lint (installs aws-sam-cli in .venv-sam)"
+
+# Lambda runs python3.12: prefer it, accept 3.11+ (pyenv machines keep 3.12 behind PYENV_VERSION).
+$(STAMP): requirements-dev.txt layers/shared/requirements.txt
+	@PYBIN=$$(for c in python3.12 "env PYENV_VERSION=3.12.1 python3.12" python3.13 python3.11 python3; do \
+	    if $$c -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1; then echo "$$c"; break; fi; done); \
+	  test -n "$$PYBIN" || { echo "Python 3.11 or newer is needed" >&2; exit 1; }; \
+	  echo "creating $(VENV) with $$PYBIN"; \
+	  test -x $(PY) || $$PYBIN -m venv $(VENV); \
+	  $(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip && \
+	  $(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt && \
+	  rm -f $(VENV)/.installed-* && touch $@
+
+venv: $(STAMP)
+
+serve: venv
+	PORT=$(PORT) $(PY) -m local.serve
+
+demo: venv
+	$(PY) -m local.demo
+
+test: venv
+	$(PY) -m pytest
+
+test-unit: venv
+	$(PY) -m pytest tests/unit
+
+test-integration: venv
+	$(PY) -m pytest tests/integration
+
+test-e2e: venv
+	$(PY) -m pytest tests/e2e
+
+lint: venv
+	$(VENV)/bin/cfn-lint template.yaml
+
+validate:
+	test -x .venv-sam/bin/sam || { $$(command -v python3.12 >/dev/null 2>&1 && echo python3.12 || echo "env PYENV_VERSION=3.12.1 python3.12") -m venv .venv-sam && .venv-sam/bin/pip install --quiet aws-sam-cli==1.170.0; }
+	.venv-sam/bin/sam validate --lint --region us-east-1
+
+clean:
+	rm -rf $(VENV) .venv-sam .local .aws-sam .pytest_cache

@@ -1,0 +1,24 @@
+"""After the Map: merge the run's examples into the session, release the claim, finish the run."""
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.utilities.parser import BaseModel, event_parser
+
+from outreach import runtime
+from outreach.logic import workers
+
+logger = Logger()
+tracer = Tracer()
+
+
+class RunTask(BaseModel):
+    run_id: str
+
+
+@logger.inject_lambda_context(log_event=False)
+@tracer.capture_lambda_handler
+@event_parser(model=RunTask)
+def lambda_handler(task: RunTask, context: Any) -> dict:
+    logger.append_keys(run_id=task.run_id)
+    return workers.aggregate(runtime.store(), task.run_id)

@@ -1,0 +1,34 @@
+"""Map iteration: write the email for one lead, or record that lead as failed (the per-lead Catch)."""
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.utilities.parser import BaseModel, event_parser
+
+from outreach import runtime
+from outreach.logic import workers
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+
+
+class LeadTask(BaseModel):
+    run_id: str
+    index: int
+    action: str = "generate"
+    error: str | None = None
+
+
+@logger.inject_lambda_context(log_event=False)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+@event_parser(model=LeadTask)
+def lambda_handler(task: LeadTask, context: Any) -> dict:
+    logger.append_keys(run_id=task.run_id, lead_index=task.index)
+    if task.action == "record_failure":
+        out = workers.record_lead_failure(runtime.store(), task.run_id, task.index, task.error)
+    else:
+        out = workers.generate_lead(runtime.store(), runtime.writer(), task.run_id, task.index)
+    metrics.add_metric(name="LeadsCompleted" if out["status"] == "completed" else "LeadsFailed", unit="Count", value=1)
+    return out

@@ -1,0 +1,3 @@
+from outreach.dal.base import SessionStore
+
+__all__ = ["SessionStore"]

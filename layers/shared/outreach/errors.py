@@ -1,0 +1,95 @@
+"""Errors the API turns into JSON answers: ``{"error": ..., "code": ...}``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ApiError(Exception):
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, *, code: str | None = None, details: list[Any] | None = None):
+        super().__init__(message)
+        self.message = message
+        if code:
+            self.code = code
+        self.details = details
+
+    def body(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"error": self.message, "code": self.code}
+        if self.details is not None:
+            out["details"] = self.details
+        return out
+
+
+class BadRequest(ApiError):
+    status = 400
+    code = "bad_request"
+
+
+class Unauthorized(ApiError):
+    status = 401
+    code = "unauthorized"
+
+
+class Forbidden(ApiError):
+    status = 403
+    code = "forbidden"
+
+
+class NotFound(ApiError):
+    status = 404
+    code = "not_found"
+
+
+class Conflict(ApiError):
+    status = 409
+    code = "session_busy"
+
+
+class PayloadTooLarge(ApiError):
+    status = 413
+    code = "payload_too_large"
+
+
+class Unprocessable(ApiError):
+    status = 422
+    code = "validation_error"
+
+
+class DispatchFailed(ApiError):
+    status = 500
+    code = "dispatch_failed"
+
+
+class NoFramework(BadRequest):
+    code = "no_framework"
+
+    def __init__(self) -> None:
+        super().__init__("Session has no framework yet. Chat first to create one.")
+
+
+class SessionNotFound(NotFound):
+    def __init__(self) -> None:
+        super().__init__("No chat session with that id in this workspace.", code="session_not_found")
+
+
+class SessionBusy(Conflict):
+    def __init__(self, task_status: str) -> None:
+        super().__init__(
+            f"The session is busy ({task_status}). Poll the session until task_status is null, then retry.",
+            code="session_busy",
+        )
+
+
+class ClaimLost(Exception):
+    """A run tried to write a session it no longer holds (expired, reclaimed or deleted)."""
+
+
+class LLMPermanentError(Exception):
+    """The model will not answer this request: retrying cannot help."""
+
+
+class LLMTransientError(Exception):
+    """Rate limits, 5xx, timeouts after the client's own retries: Step Functions retries the lead."""

@@ -1,0 +1,148 @@
+"""OpenAI (and any OpenAI-compatible server that honours json_schema) through the openai SDK.
+
+Structured outputs come from ``chat.completions.parse`` with a pydantic model.
+Transient failures (429, 5xx, connection errors, timeouts) are retried by the
+SDK with exponential backoff and jitter, honouring Retry-After; what is still
+failing after that is raised as :class:`LLMTransientError` so Step Functions
+retries the lead once more. Other 4xx answers are permanent. Output that fails
+validation (refusal, cut off, empty) is asked for once more, then permanent.
+"""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+import openai
+from pydantic import BaseModel, ValidationError
+
+from outreach.config import Settings, env
+from outreach.errors import LLMPermanentError, LLMTransientError
+from outreach.llm.base import LLMResult, check_email
+from outreach.models.llm import EmailDraft, FrameworkReply, Usage
+from outreach.prompts import Prompt
+
+T = TypeVar("T", bound=BaseModel)
+OUTPUT_ATTEMPTS = 2
+
+
+class _BadOutput(Exception):
+    pass
+
+
+def _api_key(settings: Settings) -> str:
+    if settings.openai_api_key:
+        return settings.openai_api_key
+    if settings.openai_secret_arn:
+        from aws_lambda_powertools.utilities.parameters import get_secret
+
+        return str(get_secret(settings.openai_secret_arn, max_age=300)).strip()
+    raise LLMPermanentError("LLM_PROVIDER is openai but no OPENAI_API_KEY (or OPENAI_SECRET_ARN) is set.")
+
+
+def _send_cache_key(base_url: str) -> bool:
+    # prompt_cache_key is OpenAI's own parameter; some compatible servers reject unknown fields.
+    choice = env("OPENAI_PROMPT_CACHE_KEY", "auto").lower()
+    if choice in ("on", "true", "1"):
+        return True
+    if choice in ("off", "false", "0"):
+        return False
+    return not base_url or "api.openai.com" in base_url
+
+
+class OpenAIWriter:
+    def __init__(self, client: openai.OpenAI, model: str, *, cache_key: bool):
+        self.client = client
+        self.model = model
+        self.cache_key = cache_key
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> OpenAIWriter:
+        client = openai.OpenAI(
+            api_key=_api_key(settings),
+            base_url=settings.openai_base_url or None,
+            max_retries=settings.llm_max_retries,
+            timeout=settings.llm_timeout_s,
+        )
+        return cls(client, settings.openai_model, cache_key=_send_cache_key(settings.openai_base_url))
+
+    def write_email(self, prompt: Prompt) -> LLMResult[EmailDraft]:
+        return self._parse(prompt, EmailDraft, check=check_email)
+
+    def framework_turn(self, prompt: Prompt) -> LLMResult[FrameworkReply]:
+        def check(reply: FrameworkReply) -> FrameworkReply:
+            if not reply.reply.strip():
+                raise ValueError("the model returned an empty reply")
+            return reply
+
+        return self._parse(prompt, FrameworkReply, check=check)
+
+    def _parse(self, prompt: Prompt, schema: type[T], *, check) -> LLMResult[T]:
+        usage = Usage()
+        last_problem = ""
+        for _ in range(OUTPUT_ATTEMPTS):
+            try:
+                value, call_usage = self._call(prompt, schema)
+                usage = usage + call_usage
+                return LLMResult(value=check(value), usage=usage, model=self.model)
+            except _BadOutput as problem:
+                last_problem = str(problem)
+            except ValueError as problem:  # the check above
+                last_problem = str(problem)
+        raise LLMPermanentError(f"The model's answer was unusable twice: {last_problem}")
+
+    def _call(self, prompt: Prompt, schema: type[T]) -> tuple[T, Usage]:
+        extra = {"prompt_cache_key": prompt.cache_key} if self.cache_key else {}
+        try:
+            completion = self.client.chat.completions.parse(
+                model=self.model,
+                messages=prompt.messages,
+                response_format=schema,
+                **extra,
+            )
+        except (openai.RateLimitError, openai.InternalServerError, openai.APIConnectionError) as exc:
+            raise LLMTransientError(_describe(exc)) from exc
+        except openai.APIStatusError as exc:
+            if exc.status_code >= 500 or exc.status_code in (408, 409, 429):
+                raise LLMTransientError(_describe(exc)) from exc
+            raise LLMPermanentError(_describe(exc)) from exc
+        except (openai.LengthFinishReasonError, openai.ContentFilterFinishReasonError) as exc:
+            raise _BadOutput(type(exc).__name__) from exc
+        except (ValidationError, ValueError) as exc:
+            raise _BadOutput(f"output did not match the schema ({type(exc).__name__})") from exc
+
+        usage = _usage(completion.usage)
+        choice = completion.choices[0] if completion.choices else None
+        message = choice.message if choice else None
+        if message is None or message.refusal:
+            raise _BadOutput("the model refused")
+        if message.parsed is None:
+            raise _BadOutput("no structured output")
+        return message.parsed, usage
+
+
+def _usage(raw) -> Usage:
+    if raw is None:
+        return Usage()
+    details = getattr(raw, "prompt_tokens_details", None)
+    cached = getattr(details, "cached_tokens", None) or 0
+    return Usage(
+        input_tokens=raw.prompt_tokens or 0,
+        cached_input_tokens=cached,
+        output_tokens=raw.completion_tokens or 0,
+    )
+
+
+def _describe(exc: openai.APIError) -> str:
+    status = getattr(exc, "status_code", None)
+    kind = {
+        429: "rate limited",
+        401: "rejected the API key",
+        403: "refused access",
+        404: "does not know the model",
+        400: "rejected the request",
+    }.get(status or 0)
+    if status is None:
+        return f"The LLM could not be reached ({type(exc).__name__})."
+    if kind:
+        return f"The LLM {kind} (HTTP {status})."
+    return f"The LLM answered HTTP {status}."

@@ -1,0 +1,213 @@
+"""Dispatching runs (claim, record, start the state machine) and showing them."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from outreach.clock import new_run_id, now_epoch, now_iso
+from outreach.config import Settings
+from outreach.dal.base import SessionStore
+from outreach.dal.dynamodb import FINAL_STATUSES
+from outreach.errors import DispatchFailed
+from outreach.logic.auth import issue_run_token
+from outreach.logic.leads import lead_id
+from outreach.models.requests import ChatTurnRequest, GenerateExamplesRequest
+
+logger = Logger(child=True)
+GENERATE = "generate_examples"
+CHAT_TURN = "chat_turn"
+
+
+def _ttl(settings: Settings) -> int:
+    return now_epoch() + settings.run_retention_days * 86400
+
+
+def _start(
+    store: SessionStore,
+    sfn,
+    settings: Settings,
+    secret: bytes,
+    *,
+    workspace_id: str,
+    session_id: str,
+    kind: str,
+    state_machine_arn: str,
+    build_run,
+) -> dict[str, str]:
+    """Claim the session, record the run, start its execution. Any failure after the claim releases it."""
+    run_id = new_run_id()
+    now = now_epoch()
+    session = store.claim_session(
+        workspace_id,
+        session_id,
+        task_status="generating_examples" if kind == GENERATE else "chat_processing",
+        run_id=run_id,
+        now=now,
+        expires_at=now + settings.run_timeout_s,
+        require_skeleton=kind == GENERATE,
+    )
+    try:
+        run, leads, execution_input = build_run(run_id, session)
+        run.update(
+            id=run_id,
+            kind=kind,
+            status="QUEUED",
+            session_id=session_id,
+            workspace_id=workspace_id,
+            created_at=now_iso(),
+            finished_at=None,
+            expires_at=_ttl(settings),
+        )
+        store.create_run(run, leads)
+        sfn.start_execution(stateMachineArn=state_machine_arn, name=run_id, input=json.dumps(execution_input))
+    except Exception:
+        logger.exception("dispatch failed; releasing the claim", extra={"run_id": run_id, "session_id": session_id})
+        _abandon(store, run_id, session_id)
+        raise DispatchFailed("The run could not be started. The session is free again: retry.") from None
+    logger.info("run dispatched", extra={"run_id": run_id, "session_id": session_id, "kind": kind})
+    return {"runId": run_id, "publicAccessToken": issue_run_token(secret, run_id, settings.run_token_ttl_s)}
+
+
+def _abandon(store: SessionStore, run_id: str, session_id: str) -> None:
+    try:
+        store.release_claim(session_id, run_id)
+    finally:
+        try:
+            store.fail_run(run_id, {"status": "FAILED", "finished_at": now_iso(), "error": "The run could not be started."})
+        except Exception:  # the run record may not exist yet; the claim release above is what matters
+            logger.warning("could not mark the abandoned run failed", extra={"run_id": run_id})
+
+
+def dispatch_generate(
+    store: SessionStore,
+    sfn,
+    settings: Settings,
+    secret: bytes,
+    workspace_id: str,
+    session_id: str,
+    request: GenerateExamplesRequest,
+) -> dict[str, str]:
+    def build(run_id: str, session: dict[str, Any]):
+        ttl = _ttl(settings)
+        leads = []
+        for index, lead in enumerate(request.leads):
+            sent = lead.as_sent()
+            leads.append({"index": index, "lead": sent, "lead_id": lead_id(sent), "status": "pending", "expires_at": ttl})
+        run = {
+            "total": len(leads),
+            "context": {
+                "skeleton": session.get("skeleton"),
+                "draft_subject": session.get("draft_subject"),
+                "draft_body": session.get("draft_body"),
+                "framework_version": session.get("framework_version", 0),
+                "sequence_context": request.sequence_context.model_dump(mode="json") if request.sequence_context else None,
+                "is_first_batch": request.is_first_batch,
+            },
+        }
+        return run, leads, {"run_id": run_id, "lead_indexes": list(range(len(leads)))}
+
+    return _start(
+        store,
+        sfn,
+        settings,
+        secret,
+        workspace_id=workspace_id,
+        session_id=session_id,
+        kind=GENERATE,
+        state_machine_arn=settings.generate_state_machine_arn,
+        build_run=build,
+    )
+
+
+def dispatch_chat_turn(
+    store: SessionStore,
+    sfn,
+    settings: Settings,
+    secret: bytes,
+    workspace_id: str,
+    session_id: str,
+    request: ChatTurnRequest,
+) -> dict[str, str]:
+    def build(run_id: str, session: dict[str, Any]):
+        run = {
+            "total": 1,
+            "context": {
+                "message": request.message,
+                "message_created_at": now_iso(),
+                "available_var_names": request.available_var_names,
+                "sample_leads": [lead.as_sent() for lead in request.sample_leads],
+                "sequence_context": request.sequence_context.model_dump(mode="json") if request.sequence_context else None,
+            },
+        }
+        return run, [], {"run_id": run_id}
+
+    return _start(
+        store,
+        sfn,
+        settings,
+        secret,
+        workspace_id=workspace_id,
+        session_id=session_id,
+        kind=CHAT_TURN,
+        state_machine_arn=settings.chat_state_machine_arn,
+        build_run=build,
+    )
+
+
+def example_from(lead_item: dict[str, Any], run: dict[str, Any]) -> dict[str, Any]:
+    """A lead item as the example object clients see on the session."""
+    finished = lead_item.get("status") in ("completed", "failed")
+    return {
+        "lead_id": lead_item["lead_id"],
+        "lead": lead_item["lead"],
+        "subject": lead_item.get("subject"),
+        "body": lead_item.get("body"),
+        "status": lead_item["status"] if finished else "failed",
+        "error": lead_item.get("error") if finished else "The lead did not finish before the run ended.",
+        "run_id": run["id"],
+        "framework_version": (run.get("context") or {}).get("framework_version", 0),
+        "created_at": lead_item.get("finished_at") or run.get("created_at"),
+    }
+
+
+def tally(leads: list[dict[str, Any]]) -> tuple[dict[str, int], dict[str, int]]:
+    progress = {"total": len(leads), "completed": 0, "failed": 0}
+    usage = {"input_tokens": 0, "cached_input_tokens": 0, "output_tokens": 0}
+    for lead in leads:
+        if lead.get("status") in ("completed", "failed"):
+            progress[lead["status"]] += 1
+        for name in usage:
+            usage[name] += int((lead.get("usage") or {}).get(name, 0))
+    return progress, usage
+
+
+def run_view(store: SessionStore, run: dict[str, Any]) -> dict[str, Any]:
+    """The run as its token holder sees it; a generate run lists the examples finished so far."""
+    view = {
+        "id": run["id"],
+        "kind": run["kind"],
+        "status": run["status"],
+        "session_id": run["session_id"],
+        "created_at": run["created_at"],
+        "started_at": run.get("started_at"),
+        "finished_at": run.get("finished_at"),
+        "error": run.get("error"),
+    }
+    if run["kind"] == GENERATE:
+        leads = store.get_run_leads(run["id"])
+        progress, usage = tally(leads)
+        view["examples"] = [example_from(lead, run) for lead in leads if lead.get("status") != "pending"]
+    else:
+        done = run["status"] in FINAL_STATUSES
+        progress = {
+            "total": 1,
+            "completed": int(run["status"] == "COMPLETED"),
+            "failed": int(done and run["status"] != "COMPLETED"),
+        }
+        usage = run.get("usage") or {"input_tokens": 0, "cached_input_tokens": 0, "output_tokens": 0}
+    view["progress"] = progress
+    view["usage"] = usage
+    return view

@@ -1,0 +1,57 @@
+"""What every handler builds once per container: settings, the store, clients, the writer.
+
+Built lazily and cached, so importing a handler stays cheap (cold starts) and
+tests can reset it with :func:`reset`.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import boto3
+
+from outreach.config import Settings, settings
+from outreach.dal.dynamodb import DynamoDBSessionStore
+
+
+def _endpoint(s: Settings) -> dict:
+    return {"endpoint_url": s.aws_endpoint_url} if s.aws_endpoint_url else {}
+
+
+@functools.lru_cache(maxsize=8)
+def _store(table_name: str, endpoint: str) -> DynamoDBSessionStore:
+    kw = {"endpoint_url": endpoint} if endpoint else {}
+    return DynamoDBSessionStore(table_name, client=boto3.client("dynamodb", **kw), resource=boto3.resource("dynamodb", **kw))
+
+
+def store() -> DynamoDBSessionStore:
+    s = settings()
+    return _store(s.table_name, s.aws_endpoint_url)
+
+
+@functools.lru_cache(maxsize=4)
+def _sfn(endpoint: str):
+    return boto3.client("stepfunctions", **({"endpoint_url": endpoint} if endpoint else {}))
+
+
+def stepfunctions():
+    return _sfn(settings().aws_endpoint_url)
+
+
+@functools.lru_cache(maxsize=8)
+def _writer(s: Settings):
+    from outreach.llm import writer_for
+
+    return writer_for(s)
+
+
+def writer():
+    return _writer(settings())
+
+
+def reset() -> None:
+    for cached in (_store, _sfn, _writer):
+        cached.cache_clear()
+    from outreach.logic import auth
+
+    auth._secret_cache.clear()

@@ -1,0 +1,321 @@
+"""The whole service on one machine: moto's DynamoDB, Secrets Manager and Step Functions (executing
+the real ASL files), with every Lambda run in-process from template.yaml.
+
+Nothing here restates the template: the table, functions, environments, state
+machines and their DefinitionSubstitutions are all read from it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import json
+import os
+import secrets
+import sys
+import threading
+import time
+import traceback
+import uuid
+import warnings
+import zipfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from local.cfn import ROOT, Resolver, function_environment, load_template, parameter_defaults, resources_of_type
+
+sys.path.insert(0, str(ROOT / "layers" / "shared"))
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+DEFAULT_API_KEYS = "local:local-dev-key"
+# Contract variables that a local run may set to override the template's defaults.
+LOCAL_OVERRIDES = ("LLM_PROVIDER", "OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_MODEL", "RUN_TIMEOUT_S",
+                   "LLM_TIMEOUT_S", "LLM_MAX_RETRIES", "OPENAI_PROMPT_CACHE_KEY", "RUN_TOKEN_TTL_S")
+_WRITE_METHODS = ("update_item", "put_item", "delete_item", "transact_write_items", "batch_write_item",
+                  "get_item", "query", "scan")
+
+
+@dataclass
+class LambdaContext:
+    function_name: str
+    invoked_function_arn: str
+    memory_limit_in_mb: int
+    timeout_s: int
+    aws_request_id: str
+    function_version: str = "$LATEST"
+    log_group_name: str = "/aws/lambda/local"
+    log_stream_name: str = "local"
+
+    def __post_init__(self) -> None:
+        self._deadline = time.monotonic() + self.timeout_s
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+@dataclass
+class LocalFunction:
+    logical_id: str
+    handler: Callable[[Any, Any], Any]
+    environment: dict[str, str]
+    arn: str
+    memory: int
+    timeout: int
+
+
+def _serialize_dynamodb_writes() -> None:
+    """moto's DynamoDB is not atomic across threads: without this a conditional claim can have two winners."""
+    from moto.dynamodb.models import DynamoDBBackend
+
+    if getattr(DynamoDBBackend, "_outreach_locked", False):
+        return
+    lock = threading.RLock()
+    for name in _WRITE_METHODS:
+        original = getattr(DynamoDBBackend, name)
+
+        def locked(self, *args, __original=original, **kwargs):
+            with lock:
+                return __original(self, *args, **kwargs)
+
+        setattr(DynamoDBBackend, name, locked)
+    DynamoDBBackend._outreach_locked = True
+
+
+def _load_handler(logical_id: str, code_uri: str, handler: str) -> Callable:
+    module_file, _, function = handler.rpartition(".")
+    path = ROOT / code_uri / f"{module_file.replace('.', '/')}.py"
+    # Every function's module is app.py: load each under its own name.
+    spec = importlib.util.spec_from_file_location(f"functions_{logical_id}", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return getattr(module, function)
+
+
+def _dummy_zip() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("app.py", "# runs in-process in the local stack\n")
+    return buffer.getvalue()
+
+
+class LocalStack:
+    def __init__(self, state_dir: Path | None = None, env: Mapping[str, str] | None = None):
+        self.env = dict(os.environ if env is None else env)
+        self.state_dir = Path(state_dir or self.env.get("LOCAL_STATE_DIR") or ROOT / ".local")
+        self.template = load_template()
+        self.functions: dict[str, LocalFunction] = {}
+        self.state_machines: dict[str, str] = {}
+        self.table_name = ""
+        self.api_keys = self.env.get("LOCAL_API_KEYS") or DEFAULT_API_KEYS
+        # Tests inject faults here: called before every Lambda invoke with (logical id, event).
+        self.before_invoke: Callable[[str, Any], None] | None = None
+        self._api_lock = threading.Lock()
+        self._mock = None
+
+    # ------------------------------------------------------------ lifecycle
+    def start(self) -> LocalStack:
+        for name, value in (("AWS_ACCESS_KEY_ID", "local"), ("AWS_SECRET_ACCESS_KEY", "local"),
+                            ("AWS_DEFAULT_REGION", REGION), ("AWS_REGION", REGION)):
+            os.environ[name] = value
+        os.environ.pop("AWS_ENDPOINT_URL", None)
+        os.environ.pop("AWS_PROFILE", None)
+        # No X-Ray daemon or CloudWatch here: traces off, metrics off (they are EMF on AWS).
+        os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+        os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+        os.environ.setdefault("POWERTOOLS_LOG_LEVEL", self.env.get("LOG_LEVEL", "WARNING"))
+
+        warnings.filterwarnings("ignore", message="No application metrics to publish")
+        from moto import mock_aws
+
+        self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
+        self._mock.start()
+        _serialize_dynamodb_writes()
+        self._route_lambda_invokes()
+
+        import boto3
+
+        self.boto = boto3.session.Session(region_name=REGION)
+        physical: dict[str, dict[str, str]] = {}
+        self._create_secrets(physical)
+        self._create_table(physical)
+        self._create_functions(physical)
+        self.resolver = Resolver(self.template, physical, self._parameters())
+        self._create_state_machines(physical)
+        for logical_id, fn in self.functions.items():
+            raw = function_environment(self.template, logical_id)
+            fn.environment = {k: str(v) for k, v in self.resolver.resolve(raw).items()}
+            fn.environment.update(self._overrides())
+        self._seed_api_keys()
+        return self
+
+    def stop(self) -> None:
+        if self._mock is not None:
+            self._mock.stop()
+            self._mock = None
+
+    def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ----------------------------------------------------------- resources
+    def _parameters(self) -> dict[str, str]:
+        params = parameter_defaults(self.template)
+        params["LlmProvider"] = self.llm_provider
+        if self.env.get("OPENAI_MODEL"):
+            params["OpenAIModel"] = self.env["OPENAI_MODEL"]
+        if self.env.get("OPENAI_BASE_URL"):
+            params["OpenAIBaseUrl"] = self.env["OPENAI_BASE_URL"]
+        if self.env.get("RUN_TIMEOUT_S"):
+            params["RunTimeoutSeconds"] = self.env["RUN_TIMEOUT_S"]
+        if self.env.get("LEAD_CONCURRENCY"):
+            params["LeadConcurrency"] = self.env["LEAD_CONCURRENCY"]
+        return params
+
+    @property
+    def llm_provider(self) -> str:
+        return self.env.get("LLM_PROVIDER") or ("openai" if self.env.get("OPENAI_API_KEY") else "offline")
+
+    def _overrides(self) -> dict[str, str]:
+        out = {k: self.env[k] for k in LOCAL_OVERRIDES if self.env.get(k)}
+        out["LLM_PROVIDER"] = self.llm_provider
+        return out
+
+    def _service_secret(self) -> str:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        path = self.state_dir / "service_secret"
+        if not path.exists():
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+    def _create_secrets(self, physical: dict) -> None:
+        client = self.boto.client("secretsmanager")
+        for logical_id in resources_of_type(self.template, "AWS::SecretsManager::Secret"):
+            if logical_id == "ServiceSecret":
+                value = self._service_secret()
+            else:
+                value = self.env.get("OPENAI_API_KEY") or "not-set"
+            arn = client.create_secret(Name=f"outreach-local/{logical_id}", SecretString=value)["ARN"]
+            physical[logical_id] = {"Ref": arn, "Arn": arn}
+
+    def _create_table(self, physical: dict) -> None:
+        ((logical_id, resource),) = resources_of_type(self.template, "AWS::DynamoDB::Table").items()
+        props = resource["Properties"]
+        self.table_name = f"outreach-local-{logical_id}"
+        client = self.boto.client("dynamodb")
+        kwargs = {
+            "TableName": self.table_name,
+            "AttributeDefinitions": props["AttributeDefinitions"],
+            "KeySchema": props["KeySchema"],
+            "BillingMode": props.get("BillingMode", "PAY_PER_REQUEST"),
+        }
+        if props.get("GlobalSecondaryIndexes"):
+            kwargs["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+        arn = client.create_table(**kwargs)["TableDescription"]["TableArn"]
+        ttl = props.get("TimeToLiveSpecification")
+        if ttl:
+            client.update_time_to_live(TableName=self.table_name, TimeToLiveSpecification=ttl)
+        physical[logical_id] = {"Ref": self.table_name, "Arn": arn, "StreamArn": f"{arn}/stream/local"}
+
+    def _create_functions(self, physical: dict) -> None:
+        iam = self.boto.client("iam")
+        role = iam.create_role(RoleName="outreach-local", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        lam = self.boto.client("lambda")
+        globals_fn = self.template.get("Globals", {}).get("Function", {})
+        for logical_id, resource in resources_of_type(self.template, "AWS::Serverless::Function").items():
+            props = {**globals_fn, **resource["Properties"]}
+            arn = lam.create_function(
+                FunctionName=logical_id,
+                Runtime=props.get("Runtime", "python3.12"),
+                Role=role,
+                Handler=props["Handler"],
+                Code={"ZipFile": _dummy_zip()},
+                Timeout=int(props.get("Timeout", 3)),
+                MemorySize=int(props.get("MemorySize", 128)),
+            )["FunctionArn"]
+            self.functions[logical_id] = LocalFunction(
+                logical_id=logical_id,
+                handler=_load_handler(logical_id, props["CodeUri"], props["Handler"]),
+                environment={},
+                arn=arn,
+                memory=int(props.get("MemorySize", 128)),
+                timeout=int(props.get("Timeout", 3)),
+            )
+            physical[logical_id] = {"Ref": logical_id, "Arn": arn}
+        for logical_id in resources_of_type(self.template, "AWS::Serverless::HttpApi"):
+            physical[logical_id] = {"Ref": "local"}
+
+    def _create_state_machines(self, physical: dict) -> None:
+        sfn = self.boto.client("stepfunctions")
+        for logical_id, resource in resources_of_type(self.template, "AWS::Serverless::StateMachine").items():
+            props = resource["Properties"]
+            definition = (ROOT / props["DefinitionUri"]).read_text()
+            for name, value in self.resolver.resolve(props.get("DefinitionSubstitutions", {})).items():
+                definition = definition.replace(f"${{{name}}}", str(value))
+            arn = sfn.create_state_machine(
+                name=logical_id,
+                definition=definition,
+                roleArn=f"arn:aws:iam::{ACCOUNT}:role/outreach-local",
+                type=props.get("Type", "STANDARD"),
+            )["stateMachineArn"]
+            self.state_machines[logical_id] = arn
+            physical[logical_id] = {"Ref": arn, "Arn": arn, "Name": logical_id}
+
+    def _seed_api_keys(self) -> None:
+        from outreach import runtime
+        from outreach.clock import now_iso
+        from outreach.config import function_environment as env_scope
+        from outreach.logic.auth import hash_api_key, service_secret
+
+        api = self.functions["ApiFunction"]
+        with env_scope(api.environment):
+            runtime.reset()
+            store, secret = runtime.store(), service_secret(runtime.settings())
+            for pair in filter(None, (p.strip() for p in self.api_keys.split(","))):
+                workspace, sep, key = pair.partition(":")
+                if not sep or not workspace or not key:
+                    raise ValueError("LOCAL_API_KEYS is 'workspace:key,workspace:key'")
+                store.put_api_key(hash_api_key(secret, key), workspace, now_iso())
+
+    # ------------------------------------------------------------- invokes
+    def _route_lambda_invokes(self) -> None:
+        from moto.awslambda.models import LambdaFunction
+
+        stack = self
+
+        def invoke_in_process(function: LambdaFunction, event: Any = None) -> tuple[str, bool, str]:
+            if isinstance(event, str):
+                event = json.loads(event or "{}")
+            try:
+                result = stack.invoke(function.function_name, event)
+            except Exception as error:  # what Lambda reports, so Retry/Catch see the error's type
+                detail = {"errorType": type(error).__name__, "errorMessage": str(error)}
+                return json.dumps(detail), True, traceback.format_exc()
+            return json.dumps(result), False, ""
+
+        LambdaFunction._invoke_lambda = invoke_in_process
+
+    def invoke(self, logical_id: str, event: Any) -> Any:
+        from outreach.config import function_environment as env_scope
+
+        fn = self.functions[logical_id]
+        if self.before_invoke is not None:
+            self.before_invoke(logical_id, event)
+        context = LambdaContext(logical_id, fn.arn, fn.memory, fn.timeout, str(uuid.uuid4()))
+        with env_scope(fn.environment):
+            return fn.handler(event, context)
+
+    def invoke_api(self, event: dict) -> dict:
+        # The resolver keeps the current request on the class, like one Lambda container: one at a time.
+        with self._api_lock:
+            return self.invoke("ApiFunction", event)
+
+    # -------------------------------------------------------------- helpers
+    def client(self, service: str):
+        return self.boto.client(service)

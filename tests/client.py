@@ -1,0 +1,81 @@
+"""A small HTTP client for the service, as a user of the API would use it."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from typing import Any
+
+SESSIONS = "/api/campaigns/ai-chat-sessions"
+
+
+@dataclass
+class Answer:
+    status: int
+    body: Any
+    headers: dict[str, str]
+
+
+class ApiClient:
+    def __init__(self, base_url: str, api_key: str | None):
+        self.base_url = base_url
+        self.api_key = api_key
+
+    def call(self, method: str, path: str, body: Any = None, *, token: str | None = None, raw: bytes | None = None,
+             headers: dict[str, str] | None = None) -> Answer:
+        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+        all_headers = {"Content-Type": "application/json"}
+        bearer = token or self.api_key
+        if bearer:
+            all_headers["Authorization"] = f"Bearer {bearer}"
+        all_headers.update(headers or {})
+        request = urllib.request.Request(self.base_url + path, data=data, method=method, headers=all_headers)
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                return Answer(response.status, _parse(response.read()), dict(response.headers.items()))
+        except urllib.error.HTTPError as error:
+            return Answer(error.code, _parse(error.read()), dict(error.headers.items()))
+
+    # conveniences ---------------------------------------------------------
+    def create_session(self, campaign_id: str = "cmp_1", node_id: str = "node_1", title: str | None = "t") -> dict:
+        answer = self.call("POST", SESSIONS, {"campaign_id": campaign_id, "node_id": node_id, "title": title})
+        assert answer.status == 201, answer.body
+        return answer.body
+
+    def session(self, session_id: str) -> Answer:
+        return self.call("GET", f"{SESSIONS}/{session_id}")
+
+    def wait_idle(self, session_id: str, timeout_s: float = 60) -> dict:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            answer = self.session(session_id)
+            assert answer.status == 200, answer.body
+            if answer.body["task_status"] is None:
+                return answer.body
+            if time.monotonic() > deadline:
+                raise AssertionError(f"session {session_id} still {answer.body['task_status']} after {timeout_s}s")
+            time.sleep(0.05)
+
+    def turn(self, session_id: str, message: str = "We sell AI meeting notes to sales teams.", **extra: Any) -> Answer:
+        return self.call("POST", f"{SESSIONS}/{session_id}/turn", {"message": message, **extra})
+
+    def generate(self, session_id: str, leads: list[dict], **extra: Any) -> Answer:
+        return self.call("POST", f"{SESSIONS}/{session_id}/generate-examples", {"leads": leads, **extra})
+
+    def session_with_framework(self, **kwargs: Any) -> dict:
+        session = self.create_session(**kwargs)
+        answer = self.turn(session["id"])
+        assert answer.status == 200, answer.body
+        done = self.wait_idle(session["id"])
+        assert done["skeleton"], done
+        return done
+
+
+def _parse(raw: bytes) -> Any:
+    try:
+        return json.loads(raw) if raw else None
+    except json.JSONDecodeError:
+        return raw.decode(errors="replace")

@@ -1,0 +1,183 @@
+"""A fake OpenAI-compatible server: answers /v1/chat/completions with structured outputs.
+
+It honours ``response_format.json_schema`` (EmailDraft or FrameworkReply) and
+lets tests script faults per lead: a lead whose data contains one of the
+marker strings below gets that failure. It records every request and the
+highest number of requests in flight at once, so tests can prove the leads ran
+in parallel and that each call carried exactly one lead.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+# Put one of these in a lead's field to script its fate.
+PERMANENT_FAIL = "FAKE_LLM_400"  # 400 every time: a permanent error
+RATE_LIMIT_ONCE = "FAKE_LLM_429_ONCE"  # 429 on the first call, then fine
+ALWAYS_500 = "FAKE_LLM_500"  # 500 every time: transient, retried, then failed
+EMPTY_ONCE = "FAKE_LLM_EMPTY_ONCE"  # an empty body once: retried for validation, then fine
+REFUSE = "FAKE_LLM_REFUSE"  # a refusal every time
+
+_PROSPECT = re.compile(r"<prospect_data>\s*(.*?)\s*</prospect_data>", re.S)
+
+
+@dataclass
+class FakeOpenAI:
+    latency_s: float = 0.0
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    max_in_flight: int = 0
+    _in_flight: int = 0
+    _seen: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    server: ThreadingHTTPServer | None = None
+    url: str = ""
+
+    # ------------------------------------------------------------ lifecycle
+    def start(self) -> FakeOpenAI:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = json.loads(self.rfile.read(length) or b"{}")
+                status, payload, headers = fake.handle(self.path, body, dict(self.headers.items()))
+                raw = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(raw)))
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(raw)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+        return self
+
+    def stop(self) -> None:
+        if self.server:
+            self.server.shutdown()
+            self.server.server_close()
+
+    def reset(self) -> None:
+        with self._lock:
+            self.requests.clear()
+            self._seen.clear()
+            self.max_in_flight = 0
+
+    # ------------------------------------------------------------- answers
+    def email_requests(self) -> list[dict[str, Any]]:
+        return [r for r in self.requests if _schema_name(r["body"]) == "EmailDraft"]
+
+    def handle(self, path: str, body: dict, headers: dict) -> tuple[int, dict, dict]:
+        with self._lock:
+            self.requests.append({"path": path, "body": body, "headers": headers, "at": time.monotonic()})
+            self._in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self._in_flight)
+        try:
+            if self.latency_s:
+                time.sleep(self.latency_s)
+            return self._answer(path, body)
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+
+    def _count(self, key: str) -> int:
+        with self._lock:
+            self._seen[key] += 1
+            return self._seen[key]
+
+    def _answer(self, path: str, body: dict) -> tuple[int, dict, dict]:
+        if not path.endswith("/chat/completions"):
+            return 404, {"error": {"message": "not found", "type": "invalid_request_error"}}, {}
+        messages = body.get("messages") or [{}]
+        schema = _schema_name(body)
+        if schema == "EmailDraft":
+            # The lead is in the last message; the instructions only mention the tag.
+            match = _PROSPECT.search(str(messages[-1].get("content", "")))
+            lead = json.loads(match.group(1)) if match else {}
+            lead_text = json.dumps(lead)
+            key = lead_text
+            if PERMANENT_FAIL in lead_text:
+                return 400, _error("bad request for this lead", "invalid_request_error"), {}
+            if ALWAYS_500 in lead_text:
+                return 500, _error("server error", "server_error"), {}
+            if RATE_LIMIT_ONCE in lead_text and self._count("429" + key) == 1:
+                return 429, _error("slow down", "rate_limit_exceeded"), {"retry-after-ms": "10"}
+            if REFUSE in lead_text:
+                return 200, _completion(body, None, refusal="I can't help with that."), {}
+            if EMPTY_ONCE in lead_text and self._count("empty" + key) == 1:
+                return 200, _completion(body, {"subject": "", "body": ""}), {}
+            name = lead.get("first_name") or lead.get("full_name") or "there"
+            company = lead.get("company") or "your company"
+            content = {
+                "subject": f"An idea for {company}",
+                "body": f"Hi {name},\n\nA short note about {company}.\n\nBest,\nSam",
+            }
+            return 200, _completion(body, content), {}
+        if schema == "FrameworkReply":
+            content = {
+                "reply": "Here is a framework.",
+                "framework": {
+                    "skeleton": {
+                        "goal": "Book a call",
+                        "audience": "Heads of sales",
+                        "tone": "direct",
+                        "sections": [{"name": "opener", "guidance": "Mention their company."}],
+                        "personalization": ["first_name", "company"],
+                        "call_to_action": "a 15-minute call",
+                        "max_words": 100,
+                    },
+                    "draft_subject": "Idea for %company%",
+                    "draft_body": "Hi %first_name%, ...",
+                },
+            }
+            return 200, _completion(body, content), {}
+        return 400, _error("unsupported response_format", "invalid_request_error"), {}
+
+
+def _schema_name(body: dict) -> str:
+    fmt = body.get("response_format") or {}
+    return (fmt.get("json_schema") or {}).get("name", "")
+
+
+def _error(message: str, kind: str) -> dict:
+    return {"error": {"message": message, "type": kind, "param": None, "code": kind}}
+
+
+def _completion(request: dict, content: dict | None, refusal: str | None = None) -> dict:
+    prompt_chars = sum(len(str(m.get("content", ""))) for m in request.get("messages", []))
+    text = json.dumps(content) if content is not None else None
+    return {
+        "id": "chatcmpl-fake",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": request.get("model", "fake"),
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": text, "refusal": refusal},
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": {
+            "prompt_tokens": prompt_chars // 4,
+            "completion_tokens": len(text or "") // 4,
+            "total_tokens": prompt_chars // 4 + len(text or "") // 4,
+            "prompt_tokens_details": {"cached_tokens": 0},
+        },
+    }
