@@ -109,8 +109,11 @@ def make_server(stack, host: str = "127.0.0.1", port: int = 3000) -> ThreadingHT
 
         do_GET = do_POST = do_PATCH = do_DELETE = do_PUT = do_HEAD = do_OPTIONS = _handle
 
-    server = ThreadingHTTPServer((host, port), Handler)
-    server.daemon_threads = True
+    class Server(ThreadingHTTPServer):
+        daemon_threads = True
+        request_queue_size = 256  # the default 5 makes bursts of clients wait a SYN retry (1 s)
+
+    server = Server((host, port), Handler)
     return server
 
 

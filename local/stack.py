@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from local.concurrency import make_resolver_thread_safe
 from local.cfn import ROOT, Resolver, function_environment, load_template, parameter_defaults, resources_of_type
 
 sys.path.insert(0, str(ROOT / "layers" / "shared"))
@@ -113,7 +114,6 @@ class LocalStack:
         self.api_keys = self.env.get("LOCAL_API_KEYS") or DEFAULT_API_KEYS
         # Tests inject faults here: called before every Lambda invoke with (logical id, event).
         self.before_invoke: Callable[[str, Any], None] | None = None
-        self._api_lock = threading.Lock()
         self._mock = None
 
     # ------------------------------------------------------------ lifecycle
@@ -134,6 +134,7 @@ class LocalStack:
         self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
         self._mock.start()
         _serialize_dynamodb_writes()
+        make_resolver_thread_safe()
         self._route_lambda_invokes()
 
         import boto3
@@ -152,8 +153,10 @@ class LocalStack:
         self._seed_api_keys()
         return self
 
-    def stop(self) -> None:
+    def stop(self, drain_s: float = 15.0) -> None:
+        """Stop, after letting running executions finish (they would otherwise hit real AWS endpoints)."""
         if self._mock is not None:
+            self.drain(drain_s)
             self._mock.stop()
             self._mock = None
 
@@ -312,9 +315,21 @@ class LocalStack:
             return fn.handler(event, context)
 
     def invoke_api(self, event: dict) -> dict:
-        # The resolver keeps the current request on the class, like one Lambda container: one at a time.
-        with self._api_lock:
-            return self.invoke("ApiFunction", event)
+        return self.invoke("ApiFunction", event)
+
+    def drain(self, timeout_s: float) -> bool:
+        sfn = self.client("stepfunctions")
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            running = [
+                e
+                for arn in self.state_machines.values()
+                for e in sfn.list_executions(stateMachineArn=arn, statusFilter="RUNNING")["executions"]
+            ]
+            if not running:
+                return True
+            time.sleep(0.05)
+        return False
 
     # -------------------------------------------------------------- helpers
     def client(self, service: str):

@@ -138,6 +138,29 @@ def _first_sentence(text: str, limit: int = 200) -> str:
     return sentence[:limit].rstrip()
 
 
+def _call_to_action(user_messages: list[str]) -> str:
+    """The latest ask the rep named: "a 15-minute call", "a demo", ..."""
+    for message in reversed(user_messages):
+        timed = re.search(r"(\d{1,3})[- ]min(?:ute)?s?\s+(call|chat|meeting|demo)", message, re.IGNORECASE)
+        if timed:
+            return f"a {timed.group(1)}-minute {timed.group(2).lower()}"
+        word = re.search(r"\b(demo|call|chat)\b", message, re.IGNORECASE)
+        if word:
+            return {"demo": "a short demo", "call": "a quick call", "chat": "a quick chat"}[word.group(1).lower()]
+    return "a 15-minute call next week"
+
+
+def _proof(later_messages: list[str]) -> str:
+    """A sentence of proof the rep gave (one with a figure), in the rep's words."""
+    for message in later_messages:
+        for sentence in re.split(r"(?<=[.!?])\s+", " ".join(message.split())):
+            if not re.search(r"\d", sentence) or re.search(r"\b(words?|subject|minutes?)\b", sentence, re.I):
+                continue
+            claim = sentence.split(":", 1)[1].strip() if ":" in sentence else sentence.strip()
+            return claim[:1].upper() + claim[1:]
+    return ""
+
+
 def _framework_from_chat(user_messages: list[str], available: list[str], previous: dict | None) -> Framework:
     text = " ".join(user_messages).lower()
     goal = _first_sentence(user_messages[0]) or "Start a conversation with the prospect."
@@ -145,8 +168,8 @@ def _framework_from_chat(user_messages: list[str], available: list[str], previou
     tone = next((t for t in ("casual", "formal", "friendly", "playful", "direct") if t in text), "warm and direct")
     words = re.search(r"(?:under|max(?:imum)?|at most)\s+(\d{2,3})\s+words", text)
     max_words = int(words.group(1)) if words else (80 if "short" in text else 120)
-    cta_words = {"demo": "a short demo", "meeting": "a 20-minute meeting", "call": "a 15-minute call"}
-    cta = next((v for k, v in cta_words.items() if k in text), "a 15-minute call next week")
+    cta = _call_to_action(user_messages)
+    proof = _proof(user_messages[1:])
     notes = [_first_sentence(m) for m in user_messages[1:] if m.strip()]
 
     sections = [
@@ -175,6 +198,7 @@ def _framework_from_chat(user_messages: list[str], available: list[str], previou
             "",
             f"I came across your work{role} at {company} and thought this might be timely.",
             goal,
+            *([proof] if proof else []),
             "",
             f"Would you be open to {cta}?",
             "",
