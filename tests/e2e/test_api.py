@@ -219,3 +219,19 @@ def test_an_unknown_run_with_a_valid_token_is_404(api, stack):
     run_id = "run_" + "0" * 24
     token = issue_run_token(_secret(stack), run_id, ttl_s=60)
     assert_error(api.call("GET", f"/api/runs/{run_id}", token=token), 404)
+
+
+# -------------------------------------------------------------- API keys
+def test_an_operator_created_key_opens_its_workspace_and_is_stored_only_hashed(stack):
+    from local.admin import create_key
+
+    key = create_key("ws_new", stack.table_name, stack.resolver.ref("ServiceSecret"), "us-east-1")
+    client = ApiClient(stack.url, key)
+    created = client.create_session(campaign_id="cmp_admin")
+    assert client.session(created["id"]).status == 200
+    assert_error(ApiClient(stack.url, "key-workspace-a").session(created["id"]), 404)
+
+    items = stack.client("dynamodb").scan(TableName=stack.table_name)["Items"]
+    dump = str(items)
+    for clear in (key, "key-workspace-a", "key-workspace-b"):
+        assert clear not in dump
