@@ -34,7 +34,8 @@ ACCOUNT = "123456789012"
 DEFAULT_API_KEYS = "local:local-dev-key"
 # Contract variables that a local run may set to override the template's defaults.
 LOCAL_OVERRIDES = ("LLM_PROVIDER", "OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_MODEL", "RUN_TIMEOUT_S",
-                   "LLM_TIMEOUT_S", "LLM_MAX_RETRIES", "OPENAI_PROMPT_CACHE_KEY", "RUN_TOKEN_TTL_S")
+                   "LLM_TIMEOUT_S", "LLM_MAX_RETRIES", "OPENAI_PROMPT_CACHE_KEY", "OPENAI_API_STYLE",
+                   "RUN_TOKEN_TTL_S")
 _WRITE_METHODS = ("update_item", "put_item", "delete_item", "transact_write_items", "batch_write_item",
                   "get_item", "query", "scan")
 
@@ -182,7 +183,8 @@ class LocalStack:
 
     @property
     def llm_provider(self) -> str:
-        return self.env.get("LLM_PROVIDER") or ("openai" if self.env.get("OPENAI_API_KEY") else "offline")
+        wants_openai = self.env.get("OPENAI_API_KEY") or self.env.get("OPENAI_BASE_URL")
+        return self.env.get("LLM_PROVIDER") or ("openai" if wants_openai else "offline")
 
     def _overrides(self) -> dict[str, str]:
         out = {k: self.env[k] for k in LOCAL_OVERRIDES if self.env.get(k)}

@@ -186,5 +186,8 @@ def lambda_handler(event: dict, context: Any) -> dict:
             "body": refused.body,
             "isBase64Encoded": False,
         }
+    # A JSON-only API: parse every body as JSON whatever the client labels it (curl -d says form data).
+    headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+    headers["content-type"] = "application/json"
     app.append_context(workspace_id=workspace)
-    return app.resolve(event, context)
+    return app.resolve({**event, "headers": headers}, context)

@@ -38,6 +38,7 @@ class FakeOpenAI:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     server: ThreadingHTTPServer | None = None
     url: str = ""
+    chat_route: bool = True  # False: only the Responses API, like some compatible servers
 
     # ------------------------------------------------------------ lifecycle
     def start(self) -> FakeOpenAI:
@@ -102,33 +103,41 @@ class FakeOpenAI:
             return self._seen[key]
 
     def _answer(self, path: str, body: dict) -> tuple[int, dict, dict]:
-        if not path.endswith("/chat/completions"):
+        if path.endswith("/chat/completions") and self.chat_route:
+            messages, schema, wrap = body.get("messages") or [{}], _schema_name(body), _completion
+        elif path.endswith("/responses"):
+            fmt = ((body.get("text") or {}).get("format") or {})
+            messages, schema, wrap = body.get("input") or [{}], fmt.get("name", ""), _response
+        else:
             return 404, {"error": {"message": "not found", "type": "invalid_request_error"}}, {}
-        messages = body.get("messages") or [{}]
-        schema = _schema_name(body)
+        status, content, refusal, headers = self._content(messages, schema)
+        if status != 200:
+            return status, content, headers
+        return 200, wrap(body, messages, content, refusal), headers
+
+    def _content(self, messages: list, schema: str) -> tuple[int, Any, str | None, dict]:
         if schema == "EmailDraft":
             # The lead is in the last message; the instructions only mention the tag.
             match = _PROSPECT.search(str(messages[-1].get("content", "")))
             lead = json.loads(match.group(1)) if match else {}
-            lead_text = json.dumps(lead)
-            key = lead_text
+            key = lead_text = json.dumps(lead)
             if PERMANENT_FAIL in lead_text:
-                return 400, _error("bad request for this lead", "invalid_request_error"), {}
+                return 400, _error("bad request for this lead", "invalid_request_error"), None, {}
             if ALWAYS_500 in lead_text:
-                return 500, _error("server error", "server_error"), {}
+                return 500, _error("server error", "server_error"), None, {}
             if RATE_LIMIT_ONCE in lead_text and self._count("429" + key) == 1:
-                return 429, _error("slow down", "rate_limit_exceeded"), {"retry-after-ms": "10"}
+                return 429, _error("slow down", "rate_limit_exceeded"), None, {"retry-after-ms": "10"}
             if REFUSE in lead_text:
-                return 200, _completion(body, None, refusal="I can't help with that."), {}
+                return 200, None, "I can't help with that.", {}
             if EMPTY_ONCE in lead_text and self._count("empty" + key) == 1:
-                return 200, _completion(body, {"subject": "", "body": ""}), {}
+                return 200, {"subject": "", "body": ""}, None, {}
             name = lead.get("first_name") or lead.get("full_name") or "there"
             company = lead.get("company") or "your company"
             content = {
                 "subject": f"An idea for {company}",
                 "body": f"Hi {name},\n\nA short note about {company}.\n\nBest,\nSam",
             }
-            return 200, _completion(body, content), {}
+            return 200, content, None, {}
         if schema == "FrameworkReply":
             content = {
                 "reply": "Here is a framework.",
@@ -146,8 +155,8 @@ class FakeOpenAI:
                     "draft_body": "Hi %first_name%, ...",
                 },
             }
-            return 200, _completion(body, content), {}
-        return 400, _error("unsupported response_format", "invalid_request_error"), {}
+            return 200, content, None, {}
+        return 400, _error("unsupported response_format", "invalid_request_error"), None, {}
 
 
 def _schema_name(body: dict) -> str:
@@ -159,9 +168,13 @@ def _error(message: str, kind: str) -> dict:
     return {"error": {"message": message, "type": kind, "param": None, "code": kind}}
 
 
-def _completion(request: dict, content: dict | None, refusal: str | None = None) -> dict:
-    prompt_chars = sum(len(str(m.get("content", ""))) for m in request.get("messages", []))
+def _usage(messages: list, text: str | None) -> tuple[int, int]:
+    return sum(len(str(m.get("content", ""))) for m in messages) // 4, len(text or "") // 4
+
+
+def _completion(request: dict, messages: list, content: Any, refusal: str | None) -> dict:
     text = json.dumps(content) if content is not None else None
+    prompt_tokens, completion_tokens = _usage(messages, text)
     return {
         "id": "chatcmpl-fake",
         "object": "chat.completion",
@@ -175,9 +188,33 @@ def _completion(request: dict, content: dict | None, refusal: str | None = None)
             }
         ],
         "usage": {
-            "prompt_tokens": prompt_chars // 4,
-            "completion_tokens": len(text or "") // 4,
-            "total_tokens": prompt_chars // 4 + len(text or "") // 4,
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
             "prompt_tokens_details": {"cached_tokens": 0},
+        },
+    }
+
+
+def _response(request: dict, messages: list, content: Any, refusal: str | None) -> dict:
+    text = json.dumps(content) if content is not None else None
+    input_tokens, output_tokens = _usage(messages, text)
+    part = {"type": "refusal", "refusal": refusal} if refusal else {"type": "output_text", "text": text, "annotations": []}
+    return {
+        "id": "resp_fake",
+        "object": "response",
+        "created_at": int(time.time()),
+        "model": request.get("model", "fake"),
+        "status": "completed",
+        "output": [{"type": "message", "id": "msg_fake", "status": "completed", "role": "assistant", "content": [part]}],
+        "parallel_tool_calls": True,
+        "tool_choice": "auto",
+        "tools": [],
+        "usage": {
+            "input_tokens": input_tokens,
+            "output_tokens": output_tokens,
+            "total_tokens": input_tokens + output_tokens,
+            "input_tokens_details": {"cached_tokens": 0},
+            "output_tokens_details": {"reasoning_tokens": 0},
         },
     }

@@ -57,7 +57,7 @@ class Settings:
         provider = env("LLM_PROVIDER").strip().lower()
         if not provider:
             # The offline writer is the default wherever no key can reach OpenAI.
-            provider = "openai" if key or env("OPENAI_SECRET_ARN") else "offline"
+            provider = "openai" if key or env("OPENAI_BASE_URL") or env("OPENAI_SECRET_ARN") else "offline"
         return cls(
             table_name=env("TABLE_NAME", "outreach"),
             generate_state_machine_arn=env("GENERATE_EXAMPLES_STATE_MACHINE_ARN"),

@@ -32,6 +32,8 @@ class _BadOutput(Exception):
 def _api_key(settings: Settings) -> str:
     if settings.openai_api_key:
         return settings.openai_api_key
+    if settings.openai_base_url and not settings.openai_secret_arn:
+        return "not-needed"  # local compatible servers often take no key
     if settings.openai_secret_arn:
         from aws_lambda_powertools.utilities.parameters import get_secret
 
@@ -50,10 +52,13 @@ def _send_cache_key(base_url: str) -> bool:
 
 
 class OpenAIWriter:
-    def __init__(self, client: openai.OpenAI, model: str, *, cache_key: bool):
+    def __init__(self, client: openai.OpenAI, model: str, *, cache_key: bool, api_style: str = "auto"):
         self.client = client
         self.model = model
         self.cache_key = cache_key
+        # "chat" (Chat Completions), "responses" (Responses API), or "auto": chat, and the Responses
+        # API from then on if the server has no chat completions route.
+        self.api_style = api_style
 
     @classmethod
     def from_settings(cls, settings: Settings) -> OpenAIWriter:
@@ -63,7 +68,12 @@ class OpenAIWriter:
             max_retries=settings.llm_max_retries,
             timeout=settings.llm_timeout_s,
         )
-        return cls(client, settings.openai_model, cache_key=_send_cache_key(settings.openai_base_url))
+        return cls(
+            client,
+            settings.openai_model,
+            cache_key=_send_cache_key(settings.openai_base_url),
+            api_style=env("OPENAI_API_STYLE", "auto").lower(),
+        )
 
     def write_email(self, prompt: Prompt) -> LLMResult[EmailDraft]:
         return self._parse(prompt, EmailDraft, check=check_email)
@@ -93,12 +103,15 @@ class OpenAIWriter:
     def _call(self, prompt: Prompt, schema: type[T]) -> tuple[T, Usage]:
         extra = {"prompt_cache_key": prompt.cache_key} if self.cache_key else {}
         try:
-            completion = self.client.chat.completions.parse(
-                model=self.model,
-                messages=prompt.messages,
-                response_format=schema,
-                **extra,
-            )
+            if self.api_style == "responses":
+                return self._call_responses(prompt, schema, extra)
+            try:
+                return self._call_chat(prompt, schema, extra)
+            except openai.NotFoundError:
+                if self.api_style != "auto":
+                    raise
+                self.api_style = "responses"
+                return self._call_responses(prompt, schema, extra)
         except (openai.RateLimitError, openai.InternalServerError, openai.APIConnectionError) as exc:
             raise LLMTransientError(_describe(exc)) from exc
         except openai.APIStatusError as exc:
@@ -110,6 +123,10 @@ class OpenAIWriter:
         except (ValidationError, ValueError) as exc:
             raise _BadOutput(f"output did not match the schema ({type(exc).__name__})") from exc
 
+    def _call_chat(self, prompt: Prompt, schema: type[T], extra: dict) -> tuple[T, Usage]:
+        completion = self.client.chat.completions.parse(
+            model=self.model, messages=prompt.messages, response_format=schema, **extra
+        )
         usage = _usage(completion.usage)
         choice = completion.choices[0] if completion.choices else None
         message = choice.message if choice else None
@@ -118,6 +135,21 @@ class OpenAIWriter:
         if message.parsed is None:
             raise _BadOutput("no structured output")
         return message.parsed, usage
+
+    def _call_responses(self, prompt: Prompt, schema: type[T], extra: dict) -> tuple[T, Usage]:
+        response = self.client.responses.parse(model=self.model, input=prompt.messages, text_format=schema, **extra)
+        raw = response.usage
+        details = getattr(raw, "input_tokens_details", None)
+        usage = Usage(
+            input_tokens=getattr(raw, "input_tokens", 0) or 0,
+            cached_input_tokens=getattr(details, "cached_tokens", 0) or 0,
+            output_tokens=getattr(raw, "output_tokens", 0) or 0,
+        )
+        if any(getattr(part, "type", "") == "refusal" for item in response.output for part in getattr(item, "content", None) or []):
+            raise _BadOutput("the model refused")
+        if response.output_parsed is None:
+            raise _BadOutput("no structured output")
+        return response.output_parsed, usage
 
 
 def _usage(raw) -> Usage:

@@ -208,6 +208,9 @@ def run_view(store: SessionStore, run: dict[str, Any]) -> dict[str, Any]:
             "failed": int(done and run["status"] != "COMPLETED"),
         }
         usage = run.get("usage") or {"input_tokens": 0, "cached_input_tokens": 0, "output_tokens": 0}
+    examples = view.pop("examples", None)
     view["progress"] = progress
     view["usage"] = usage
+    if examples is not None:
+        view["examples"] = examples
     return view

@@ -6,7 +6,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # The openai SDK sends these as strict schemas (additionalProperties: false) whatever this says;
+    # "ignore" only makes reading answers from lenient compatible servers forgiving.
+    model_config = ConfigDict(extra="ignore")
 
 
 class EmailDraft(_Strict):
