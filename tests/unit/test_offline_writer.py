@@ -143,11 +143,6 @@ def test_framework_draft_uses_only_available_variables(available):
     assert set(fw.skeleton.personalization) <= set(available)
 
 
-@pytest.mark.xfail(
-    reason="offline framework_turn normalises camelCase names (firstName -> first_name) and then writes "
-    "%first_name% into the draft, a variable the client did not list",
-    strict=True,
-)
 def test_framework_draft_keeps_the_clients_variable_spelling():
     fw = framework("We sell payroll software.", ["firstName", "companyName"]).value.framework
     used = set(re.findall(r"%([^%\s]+)%", fw.draft_subject + fw.draft_body))

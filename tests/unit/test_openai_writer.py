@@ -18,6 +18,7 @@ SKELETON = {"goal": "Book a call", "sections": [{"name": "opener", "guidance": "
 def fake(fake_openai):
     fake_openai.reset()
     fake_openai.latency_s = 0.0
+    fake_openai.chat_route = True
     return fake_openai
 
 

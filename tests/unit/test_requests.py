@@ -178,30 +178,20 @@ def test_custom_field_values_are_capped():
         Lead(first_name="Ann", custom_fields={"note": "v" * 2001})
 
 
-# The key type is declared as Annotated[str, text(64, min_length=1)]: text() returns an Annotated
-# type, and pydantic ignores a type used as metadata, so none of its rules reach the keys.
-KEY_RULES_IGNORED = "custom_fields keys / availableVarNames items: Annotated[str, text(...)] nests a type as " \
-    "metadata, which pydantic ignores, so the 64-char cap, min length 1 and control-char cleaning never apply"
-
-
-@pytest.mark.xfail(reason=KEY_RULES_IGNORED, strict=True)
 def test_custom_field_key_over_64_chars_rejected():
     with pytest.raises(ValidationError):
         Lead(first_name="Ann", custom_fields={"k" * 65: "v"})
 
 
-@pytest.mark.xfail(reason=KEY_RULES_IGNORED, strict=True)
 def test_custom_field_empty_key_rejected():
     with pytest.raises(ValidationError):
         Lead(first_name="Ann", custom_fields={"": "v"})
 
 
-@pytest.mark.xfail(reason=KEY_RULES_IGNORED, strict=True)
 def test_custom_field_key_control_characters_stripped():
     assert Lead(first_name="Ann", custom_fields={"\x00industry\x07": "v"}).custom_fields == {"industry": "v"}
 
 
-@pytest.mark.xfail(reason=KEY_RULES_IGNORED, strict=True)
 def test_available_var_names_are_capped_and_non_empty():
     for names in (["x" * 65], [""]):
         with pytest.raises(ValidationError):

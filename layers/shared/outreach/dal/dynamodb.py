@@ -34,6 +34,10 @@ class RunAlreadyFinished(Exception):
     """The run was finished by an earlier call: nothing to do again."""
 
 
+class ItemTooLarge(Exception):
+    """The write would take an item past DynamoDB's 400 KB limit."""
+
+
 def to_item(value: Any) -> Any:
     """JSON-shaped data to what DynamoDB stores (floats as Decimal)."""
     return json.loads(json.dumps(value), parse_float=Decimal)
@@ -315,9 +319,13 @@ class DynamoDBSessionStore:
                 ]
             )
         except ClientError as error:
+            if _code(error) == "ValidationException" and "size" in str(error).lower():
+                raise ItemTooLarge() from None  # moto says it this way
             if _code(error) != "TransactionCanceledException":
                 raise
             reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
+            if "ValidationError" in reasons:
+                raise ItemTooLarge() from None  # AWS: a transaction over the item size limit
             if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
                 raise RunAlreadyFinished() from None
             if reasons and reasons[0] == "ConditionalCheckFailed":

@@ -27,6 +27,11 @@ _FALLBACKS = {
     "title": "your role",
 }
 DEFAULT_VARIABLES = ["first_name", "company", "position"]
+_ROLES = {
+    "first_name": ("first_name",),
+    "company": ("company", "company_name"),
+    "position": ("position", "title", "job_title"),
+}
 
 
 def _tokens(chars: int) -> int:
@@ -57,9 +62,12 @@ def _lead_values(lead: dict) -> dict[str, str]:
 
 def fill(template: str, lead: dict) -> str:
     values = _lead_values(lead)
-    if "position" not in values:
-        # "your work as %position% at ..." reads badly with a stand-in: drop the phrase.
-        template = re.sub(r"\s+as\s+%position%", "", template, flags=re.IGNORECASE)
+    # "your work as %position% at ..." reads badly with a stand-in: drop the phrase when the lead has none.
+    template = re.sub(
+        r"\s+as\s+%([A-Za-z_][A-Za-z0-9_]*)%",
+        lambda m: m.group(0) if values.get(_key(m.group(1))) else "",
+        template,
+    )
 
     def replace(match: re.Match) -> str:
         key = _key(match.group(1))
@@ -164,7 +172,8 @@ def _proof(later_messages: list[str]) -> str:
 def _framework_from_chat(user_messages: list[str], available: list[str], previous: dict | None) -> Framework:
     text = " ".join(user_messages).lower()
     goal = _first_sentence(user_messages[0]) or "Start a conversation with the prospect."
-    variables = [v for v in available if _key(v) in _FALLBACKS or _key(v) in ("last_name", "headline")] or DEFAULT_VARIABLES
+    known = {k for keys in _ROLES.values() for k in keys} | {"last_name", "headline", "full_name"}
+    variables = [v for v in available if _key(v) in known] or DEFAULT_VARIABLES
     tone = next((t for t in ("casual", "formal", "friendly", "playful", "direct") if t in text), "warm and direct")
     words = re.search(r"(?:under|max(?:imum)?|at most)\s+(\d{2,3})\s+words", text)
     max_words = int(words.group(1)) if words else (80 if "short" in text else 120)
@@ -188,10 +197,11 @@ def _framework_from_chat(user_messages: list[str], available: list[str], previou
         call_to_action=cta,
         max_words=max_words,
     )
-    uses = set(_key(v) for v in variables)
-    greet = "Hi %first_name%," if "first_name" in uses else "Hi there,"
-    role = " as %position%" if "position" in uses else ""
-    company = "%company%" if "company" in uses else "your team"
+    # Placeholders keep the client's own spelling of each variable (firstName stays firstName).
+    spelled = {role: next((v for v in variables if _key(v) in keys), None) for role, keys in _ROLES.items()}
+    greet = f"Hi %{spelled['first_name']}%," if spelled["first_name"] else "Hi there,"
+    role = f" as %{spelled['position']}%" if spelled["position"] else ""
+    company = f"%{spelled['company']}%" if spelled["company"] else "your team"
     body = "\n".join(
         [
             greet,

@@ -9,11 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from botocore.exceptions import ClientError
 
 from outreach.clock import now_iso
 from outreach.dal.base import SessionStore
-from outreach.dal.dynamodb import FINAL_STATUSES, RunAlreadyFinished
+from outreach.dal.dynamodb import FINAL_STATUSES, ItemTooLarge, RunAlreadyFinished
 from outreach.errors import ClaimLost, LLMPermanentError
 from outreach.llm.base import Writer
 from outreach.logic.merge import merge_examples
@@ -123,9 +122,7 @@ def aggregate(store: SessionStore, run_id: str) -> dict[str, Any]:
         return _fail(store, run, CLAIM_LOST, progress, usage)
     except RunAlreadyFinished:
         return {"run_id": run_id, "status": "COMPLETED"}
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") != "ValidationException":
-            raise
+    except ItemTooLarge:
         # The session item would pass DynamoDB's 400 KB limit: keep what it has, say why.
         message = "The session holds too many examples to add these. Start the next batch with isFirstBatch: true."
         return _fail(store, run, message, progress, usage)

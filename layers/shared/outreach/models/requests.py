@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import math
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -11,6 +11,9 @@ from outreach.models.text import Identifier, LongText, Name, text
 MAX_LEADS_PER_CALL = 100
 MAX_CUSTOM_FIELDS = 50
 CustomValue = text(2000) | int | float | bool | None
+# DynamoDB numbers: 38 significant digits, magnitude within 1e-130 .. 1e126.
+_MAX_INT = 10**38
+_FLOAT_RANGE = (1e-130, 1e125)
 
 
 class _Body(BaseModel):
@@ -25,13 +28,22 @@ class Lead(_Body):
     position: Name | None = None
     headline: text(2000) | None = None
     linkedin_url: text(512) | None = None
-    custom_fields: dict[Annotated[str, text(64, min_length=1)], CustomValue] = Field(default_factory=dict)
+    custom_fields: dict[text(64, min_length=1), CustomValue] = Field(default_factory=dict)
 
     @field_validator("custom_fields")
     @classmethod
     def _flat_and_small(cls, value: dict) -> dict:
         if len(value) > MAX_CUSTOM_FIELDS:
             raise ValueError(f"at most {MAX_CUSTOM_FIELDS} custom fields")
+        for key, item in value.items():
+            if isinstance(item, bool) or item is None or isinstance(item, str):
+                continue
+            if isinstance(item, int) and abs(item) >= _MAX_INT:
+                raise ValueError(f"custom field {key!r}: integers have at most 38 digits")
+            if isinstance(item, float) and not (
+                item == 0 or (math.isfinite(item) and _FLOAT_RANGE[0] <= abs(item) <= _FLOAT_RANGE[1])
+            ):
+                raise ValueError(f"custom field {key!r}: numbers must be finite, between 1e-130 and 1e125")
         return value
 
     @model_validator(mode="after")
@@ -51,8 +63,8 @@ class PriorNode(_Body):
 
 
 class SequenceContext(_Body):
-    position: int | None = Field(default=None, ge=0, le=2**52)
-    total_nodes: int | None = Field(default=None, ge=0, le=2**52)
+    position: int | None = Field(default=None, ge=0, le=2**52 - 1)
+    total_nodes: int | None = Field(default=None, ge=0, le=2**52 - 1)
     prior_nodes: list[PriorNode] = Field(default_factory=list, max_length=50)
 
 
@@ -64,7 +76,7 @@ class GenerateExamplesRequest(_Body):
 
 class ChatTurnRequest(_Body):
     message: text(20000, min_length=1)
-    available_var_names: list[Annotated[str, text(64, min_length=1)]] = Field(
+    available_var_names: list[text(64, min_length=1)] = Field(
         default_factory=list, alias="availableVarNames", max_length=100
     )
     sample_leads: list[Lead] = Field(default_factory=list, alias="sampleLeads", max_length=10)
