@@ -4,12 +4,14 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat requirements-dev.txt layers/shared/requirements.txt | cksum | cut -d' ' -f1)
 PORT   ?= 3000
 
-.PHONY: help venv serve demo test test-unit test-integration test-e2e lint validate clean
+.PHONY: help venv serve demo bench test test-unit test-integration test-e2e openapi lint validate clean
 
 help:
 	@echo "make demo     run the service locally and write sample emails for events/sample_leads.json"
+	@echo "make bench    timings, dispatch latency, import times, sizes, tokens and cost on the local stack (bench/RESULTS.md)"
 	@echo "make test     the whole test suite (unit, integration on moto, end to end on the local stack)"
 	@echo "make serve    the service on 127.0.0.1:\$$PORT (default 3000) until Ctrl-C"
+	@echo "make openapi  write the API's OpenAPI document (generated from functions/api/app.py) to openapi.json"
 	@echo "make lint     ruff-free static checks: cfn-lint on template.yaml"
 	@echo "make validate sam validate --lint (installs aws-sam-cli in .venv-sam)"
 
@@ -32,6 +34,9 @@ serve: venv
 demo: venv
 	$(PY) -m local.demo
 
+bench: venv
+	$(PY) -m bench.run
+
 test: venv
 	$(PY) -m pytest
 
@@ -43,6 +48,11 @@ test-integration: venv
 
 test-e2e: venv
 	$(PY) -m pytest tests/e2e
+
+# The document is generated from the routes; tests/e2e/test_openapi.py fails when the committed file is stale.
+openapi: venv
+	PYTHONPATH=layers/shared:functions/api $(PY) -c 'import app; app.write_openapi("openapi.json")'
+	@echo "wrote openapi.json"
 
 lint: venv
 	$(VENV)/bin/cfn-lint template.yaml

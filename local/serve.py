@@ -14,7 +14,7 @@ from local.stack import LocalStack
 def main() -> int:
     started = time.monotonic()
     host, port = os.environ.get("HOST", "127.0.0.1"), int(os.environ.get("PORT", "3000"))
-    stack = LocalStack().start()
+    stack = LocalStack(persist=True).start()
     try:
         server = make_server(stack, host, port)
     except OSError as error:
@@ -27,7 +27,7 @@ def main() -> int:
         f"  LLM provider: {stack.llm_provider}"
         f"{' (' + os.environ.get('OPENAI_BASE_URL', '') + ')' if os.environ.get('OPENAI_BASE_URL') else ''}\n"
         f"  workspaces from LOCAL_API_KEYS: {workspaces}\n"
-        f"  state: {stack.state_dir}\n"
+        f"  state: {stack.state_dir} ({stack.restored} items restored)\n"
         "  Ctrl-C stops it.",
         flush=True,
     )

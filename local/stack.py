@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import io
 import json
+import logging
 import os
 import secrets
 import sys
@@ -25,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from local.concurrency import make_resolver_thread_safe
+from local.eventbridge import ExecutionStatusWatcher
+from local.persistence import TableSnapshots, mark_dirty
 from local.cfn import ROOT, Resolver, function_environment, load_template, parameter_defaults, resources_of_type
 
 sys.path.insert(0, str(ROOT / "layers" / "shared"))
@@ -36,8 +39,8 @@ DEFAULT_API_KEYS = "local:local-dev-key"
 LOCAL_OVERRIDES = ("LLM_PROVIDER", "OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_MODEL", "RUN_TIMEOUT_S",
                    "LLM_TIMEOUT_S", "LLM_MAX_RETRIES", "OPENAI_PROMPT_CACHE_KEY", "OPENAI_API_STYLE",
                    "RUN_TOKEN_TTL_S")
-_WRITE_METHODS = ("update_item", "put_item", "delete_item", "transact_write_items", "batch_write_item",
-                  "get_item", "query", "scan")
+_WRITE_METHODS = ("update_item", "put_item", "delete_item", "transact_write_items", "batch_write_item")
+_READ_METHODS = ("get_item", "query", "scan")
 
 
 @dataclass
@@ -75,12 +78,16 @@ def _serialize_dynamodb_writes() -> None:
     if getattr(DynamoDBBackend, "_outreach_locked", False):
         return
     lock = threading.RLock()
-    for name in _WRITE_METHODS:
+    for name in _WRITE_METHODS + _READ_METHODS:
         original = getattr(DynamoDBBackend, name)
+        writes = name in _WRITE_METHODS
 
-        def locked(self, *args, __original=original, **kwargs):
+        def locked(self, *args, __original=original, __writes=writes, **kwargs):
             with lock:
-                return __original(self, *args, **kwargs)
+                result = __original(self, *args, **kwargs)
+            if __writes:
+                mark_dirty()
+            return result
 
         setattr(DynamoDBBackend, name, locked)
     DynamoDBBackend._outreach_locked = True
@@ -105,7 +112,7 @@ def _dummy_zip() -> bytes:
 
 
 class LocalStack:
-    def __init__(self, state_dir: Path | None = None, env: Mapping[str, str] | None = None):
+    def __init__(self, state_dir: Path | None = None, env: Mapping[str, str] | None = None, *, persist: bool = False):
         self.env = dict(os.environ if env is None else env)
         self.state_dir = Path(state_dir or self.env.get("LOCAL_STATE_DIR") or ROOT / ".local")
         self.template = load_template()
@@ -116,6 +123,10 @@ class LocalStack:
         # Tests inject faults here: called before every Lambda invoke with (logical id, event).
         self.before_invoke: Callable[[str, Any], None] | None = None
         self._mock = None
+        self.persist = persist  # keep the table in <state dir>/dynamodb.json across restarts
+        self.snapshots: TableSnapshots | None = None
+        self.restored = 0
+        self.watcher: ExecutionStatusWatcher | None = None
 
     # ------------------------------------------------------------ lifecycle
     def start(self) -> LocalStack:
@@ -128,8 +139,14 @@ class LocalStack:
         os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
         os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
         os.environ.setdefault("POWERTOOLS_LOG_LEVEL", self.env.get("LOG_LEVEL", "WARNING"))
+        # Loggers read their service name when the handler module loads, before any per-invoke environment.
+        globals_env = self.template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
+        os.environ.setdefault("POWERTOOLS_SERVICE_NAME", str(globals_env.get("POWERTOOLS_SERVICE_NAME", "outreach")))
 
         warnings.filterwarnings("ignore", message="No application metrics to publish")
+        # moto logs whole state-machine trees on every task error: keep that for LOG_LEVEL=DEBUG.
+        if self.env.get("LOG_LEVEL", "").upper() != "DEBUG":
+            logging.getLogger("moto").setLevel(logging.CRITICAL)
         from moto import mock_aws
 
         self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
@@ -151,13 +168,25 @@ class LocalStack:
             raw = function_environment(self.template, logical_id)
             fn.environment = {k: str(v) for k, v in self.resolver.resolve(raw).items()}
             fn.environment.update(self._overrides())
+        if self.persist:
+            self.snapshots = TableSnapshots(self.client("dynamodb"), self.table_name, self.state_dir / "dynamodb.json")
+            self.restored = self.snapshots.load()
+            self._release_orphaned_claims()
+            self.snapshots.start()
         self._seed_api_keys()
+        self.watcher = ExecutionStatusWatcher(self)
+        self.watcher.start()
         return self
 
     def stop(self, drain_s: float = 15.0) -> None:
         """Stop, after letting running executions finish (they would otherwise hit real AWS endpoints)."""
         if self._mock is not None:
             self.drain(drain_s)
+            if self.watcher is not None:
+                self.watcher.stop()
+                self.watcher.poll()  # deliver what ended during the drain
+            if self.snapshots is not None:
+                self.snapshots.stop()
             self._mock.stop()
             self._mock = None
 
@@ -271,6 +300,20 @@ class LocalStack:
             )["stateMachineArn"]
             self.state_machines[logical_id] = arn
             physical[logical_id] = {"Ref": arn, "Arn": arn, "Name": logical_id}
+
+    def _release_orphaned_claims(self) -> None:
+        """Runs that were in flight when the stack went down cannot finish: fail them and free their sessions."""
+        from outreach import runtime
+        from outreach.config import function_environment as env_scope
+        from outreach.logic.workers import fail_and_release
+
+        items = self.client("dynamodb").scan(
+            TableName=self.table_name, FilterExpression="attribute_exists(task_run_id)", ProjectionExpression="task_run_id"
+        )["Items"]
+        with env_scope(self.functions["ReleaseFunction"].environment):
+            runtime.reset()
+            for item in items:
+                fail_and_release(runtime.store(), item["task_run_id"]["S"], "The local stack stopped during this run.")
 
     def _seed_api_keys(self) -> None:
         from outreach import runtime

@@ -2,13 +2,14 @@
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Tracer
 from aws_lambda_powertools.utilities.parser import BaseModel, event_parser
 
 from outreach import runtime
+from outreach.observability import service_logger
 from outreach.logic import workers
 
-logger = Logger()
+logger = service_logger()
 tracer = Tracer()
 
 
@@ -16,7 +17,7 @@ class RunTask(BaseModel):
     run_id: str
 
 
-@logger.inject_lambda_context(log_event=False)
+@logger.inject_lambda_context(log_event=False, clear_state=True)
 @tracer.capture_lambda_handler
 @event_parser(model=RunTask)
 def lambda_handler(task: RunTask, context: Any) -> dict:

@@ -2,13 +2,14 @@
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Metrics, Tracer
 from aws_lambda_powertools.utilities.parser import BaseModel, event_parser
 
 from outreach import runtime
+from outreach.observability import service_logger
 from outreach.logic import workers
 
-logger = Logger()
+logger = service_logger()
 tracer = Tracer()
 metrics = Metrics()
 
@@ -20,7 +21,7 @@ class LeadTask(BaseModel):
     error: str | None = None
 
 
-@logger.inject_lambda_context(log_event=False)
+@logger.inject_lambda_context(log_event=False, clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 @event_parser(model=LeadTask)

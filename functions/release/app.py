@@ -7,22 +7,26 @@ no Catch can see (the execution name is the run id).
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Tracer
 
 from outreach import runtime
+from outreach.observability import service_logger
 from outreach.logic import workers
 
-logger = Logger()
+logger = service_logger()
 tracer = Tracer()
 
 
-@logger.inject_lambda_context(log_event=False)
+@logger.inject_lambda_context(log_event=False, clear_state=True)
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict, context: Any) -> dict:
     if event.get("detail-type") == "Step Functions Execution Status Change":
         detail = event.get("detail") or {}
         run_id, status = detail.get("name", ""), str(detail.get("status", "FAILED"))
-        error = f"The run's execution ended {status.lower().replace('_', ' ')}."
+        error = {
+            "TIMED_OUT": "The run took longer than its time limit and was stopped.",
+            "ABORTED": "The run was stopped (aborted).",
+        }.get(status, "The run's execution failed.")
     else:
         run_id, error = event.get("run_id", ""), workers.failure_message(event.get("error"))
     logger.append_keys(run_id=run_id)

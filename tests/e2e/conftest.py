@@ -2,37 +2,23 @@
 
 import pytest
 
-from local.http_front import serve_in_background
-from local.stack import LocalStack
 from tests.client import ApiClient
+from tests.stack_fixture import KEY_A, KEY_B, running_stack
 
-KEY_A, KEY_B = "key-workspace-a", "key-workspace-b"
+__all__ = ["KEY_A", "KEY_B"]
 
 
 @pytest.fixture(scope="package")
 def stack(fake_openai, tmp_path_factory):
-    env = {
-        "LOCAL_API_KEYS": f"ws_a:{KEY_A},ws_b:{KEY_B}",
-        "LLM_PROVIDER": "openai",
-        "OPENAI_API_KEY": "sk-test-not-a-real-key",
-        "OPENAI_BASE_URL": fake_openai.url,
-        "OPENAI_MODEL": "gpt-test",
-        "LLM_MAX_RETRIES": "1",
-        "LLM_TIMEOUT_S": "10",
-    }
-    local = LocalStack(state_dir=tmp_path_factory.mktemp("state"), env=env).start()
-    server, url = serve_in_background(local)
-    local.url = url
-    yield local
-    server.shutdown()
-    server.server_close()
-    local.stop()
+    with running_stack(fake_openai, tmp_path_factory.mktemp("state")) as local:
+        yield local
 
 
 @pytest.fixture
 def api(stack, fake_openai):
     fake_openai.reset()
     fake_openai.latency_s = 0.0
+    fake_openai.chat_route = True
     stack.before_invoke = None
     yield ApiClient(stack.url, KEY_A)
     stack.before_invoke = None

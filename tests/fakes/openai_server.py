@@ -24,6 +24,8 @@ RATE_LIMIT_ONCE = "FAKE_LLM_429_ONCE"  # 429 on the first call, then fine
 ALWAYS_500 = "FAKE_LLM_500"  # 500 every time: transient, retried, then failed
 EMPTY_ONCE = "FAKE_LLM_EMPTY_ONCE"  # an empty body once: retried for validation, then fine
 REFUSE = "FAKE_LLM_REFUSE"  # a refusal every time
+DROP = "FAKE_LLM_DROP"  # the connection closes with no answer, every time
+SLOW = "FAKE_LLM_SLOW"  # answers after 30 s: longer than any client timeout in the tests
 
 _PROSPECT = re.compile(r"<prospect_data>\s*(.*?)\s*</prospect_data>", re.S)
 
@@ -52,7 +54,16 @@ class FakeOpenAI:
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
-                body = json.loads(self.rfile.read(length) or b"{}")
+                raw_body = self.rfile.read(length) or b"{}"
+                body = json.loads(raw_body)
+                if DROP.encode() in raw_body:
+                    with fake._lock:
+                        fake.requests.append({"path": self.path, "body": body, "headers": {}, "at": time.monotonic()})
+                    self.close_connection = True
+                    self.connection.close()
+                    return
+                if SLOW.encode() in raw_body and b"EmailDraft" in raw_body:
+                    time.sleep(30)
                 status, payload, headers = fake.handle(self.path, body, dict(self.headers.items()))
                 raw = json.dumps(payload).encode()
                 self.send_response(status)

@@ -10,6 +10,7 @@ Items (pk / sk):
 
 from __future__ import annotations
 
+import hmac
 import json
 from decimal import Decimal
 from typing import Any
@@ -353,9 +354,18 @@ class DynamoDBSessionStore:
     # ---------------------------------------------------------------- API keys
     def put_api_key(self, key_hash: str, workspace_id: str, created_at: str) -> None:
         self._table.put_item(
-            Item={"pk": f"K#{key_hash}", "sk": "APIKEY", "workspace_id": workspace_id, "created_at": created_at}
+            Item={
+                "pk": f"K#{key_hash}",
+                "sk": "APIKEY",
+                "key_hash": key_hash,
+                "workspace_id": workspace_id,
+                "created_at": created_at,
+            }
         )
 
     def workspace_for_key(self, key_hash: str) -> str | None:
         item = self._table.get_item(Key={"pk": f"K#{key_hash}", "sk": "APIKEY"}).get("Item")
-        return str(item["workspace_id"]) if item else None
+        # Compared in constant time, so timing says nothing about how much of a guess matched.
+        if not item or not hmac.compare_digest(str(item.get("key_hash", "")), key_hash):
+            return None
+        return str(item["workspace_id"])

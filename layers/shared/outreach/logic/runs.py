@@ -7,6 +7,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
+from outreach import SERVICE_NAME
 from outreach.clock import new_run_id, now_epoch, now_iso
 from outreach.config import Settings
 from outreach.dal.base import SessionStore
@@ -16,7 +17,7 @@ from outreach.logic.auth import issue_run_token
 from outreach.logic.leads import lead_id
 from outreach.models.requests import ChatTurnRequest, GenerateExamplesRequest
 
-logger = Logger(child=True)
+logger = Logger(service=SERVICE_NAME, child=True)
 GENERATE = "generate_examples"
 CHAT_TURN = "chat_turn"
 

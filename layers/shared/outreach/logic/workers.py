@@ -10,6 +10,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
+from outreach import SERVICE_NAME
 from outreach.clock import now_iso
 from outreach.dal.base import SessionStore
 from outreach.dal.dynamodb import FINAL_STATUSES, ItemTooLarge, RunAlreadyFinished
@@ -20,7 +21,7 @@ from outreach.logic.runs import example_from, tally
 from outreach.logic.sessions import HISTORY_LIMIT
 from outreach.prompts import email_prompt, framework_prompt
 
-logger = Logger(child=True)
+logger = Logger(service=SERVICE_NAME, child=True)
 
 # What a person reads on a failed lead or run, by Step Functions error name.
 FAILURE_MESSAGES = {

@@ -21,6 +21,14 @@ class _Body(BaseModel):
 
 
 class Lead(_Body):
+    # The schema says what the validator below enforces: at least one way to tell who the lead is.
+    model_config = ConfigDict(
+        extra="ignore",
+        json_schema_extra={
+            "anyOf": [{"required": [name]} for name in ("first_name", "last_name", "full_name", "company", "linkedin_url")]
+        },
+    )
+
     first_name: Name | None = None
     last_name: Name | None = None
     full_name: Name | None = None

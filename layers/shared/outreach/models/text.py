@@ -20,7 +20,7 @@ def text(max_length: int, min_length: int = 0):
     """A string capped at ``max_length`` characters, control characters removed."""
     return Annotated[
         str,
-        StringConstraints(max_length=max_length),
+        StringConstraints(max_length=max_length, min_length=min_length or None),
         AfterValidator(_clean),
         AfterValidator(_require_min(min_length)),
     ]

@@ -1,0 +1,112 @@
+"""The template's EventBridge rules on Step Functions execution status, emulated locally.
+
+moto does not publish execution status changes. This watcher polls the state
+machines' executions and, for each one that ended in a status some rule in
+template.yaml matches, invokes that rule's target function with an event of
+the shape EventBridge sends ("Step Functions Execution Status Change").
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from local.cfn import resources_of_type
+
+ENDED = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
+
+
+def execution_rules(template: dict, resolver) -> list[dict[str, Any]]:
+    """(function, pattern) for every EventBridgeRule event on aws.states in the template."""
+    rules = []
+    for logical_id, resource in resources_of_type(template, "AWS::Serverless::Function").items():
+        for event in (resource.get("Properties", {}).get("Events") or {}).values():
+            if event.get("Type") != "EventBridgeRule":
+                continue
+            pattern = resolver.resolve(event["Properties"]["Pattern"])
+            if "aws.states" in pattern.get("source", []):
+                rules.append({"function": logical_id, "pattern": pattern})
+    return rules
+
+
+def _matches(pattern: dict, event: dict) -> bool:
+    for key, expected in pattern.items():
+        value = event.get(key)
+        if isinstance(expected, dict):
+            if not isinstance(value, dict) or not _matches(expected, value):
+                return False
+        elif value not in expected:
+            return False
+    return True
+
+
+def status_change_event(execution: dict, status: str) -> dict:
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Step Functions Execution Status Change",
+        "source": "aws.states",
+        "account": "123456789012",
+        "time": now,
+        "region": "us-east-1",
+        "resources": [execution["executionArn"]],
+        "detail": {
+            "executionArn": execution["executionArn"],
+            "stateMachineArn": execution["stateMachineArn"],
+            "name": execution["name"],
+            "status": status,
+            "startDate": int(execution["startDate"].timestamp() * 1000) if execution.get("startDate") else None,
+            "stopDate": int(execution["stopDate"].timestamp() * 1000) if execution.get("stopDate") else None,
+            "input": None,
+            "output": None,
+        },
+    }
+
+
+class ExecutionStatusWatcher:
+    def __init__(self, stack, interval_s: float = 0.2):
+        self.stack = stack
+        self.rules = execution_rules(stack.template, stack.resolver)
+        self.statuses = sorted({s for r in self.rules for s in r["pattern"].get("detail", {}).get("status", ENDED)})
+        self.interval_s = interval_s
+        self._seen: set[str] = set()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.delivered: list[dict] = []
+
+    def start(self) -> None:
+        if self.rules:
+            self._thread = threading.Thread(target=self._loop, name="eventbridge", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            try:
+                self.poll()
+            except Exception:  # a poll that fails is retried on the next tick
+                continue
+
+    def poll(self) -> None:
+        sfn = self.stack.client("stepfunctions")
+        for arn in self.stack.state_machines.values():
+            for status in self.statuses:
+                for execution in sfn.list_executions(stateMachineArn=arn, statusFilter=status)["executions"]:
+                    if execution["executionArn"] in self._seen:
+                        continue
+                    self._seen.add(execution["executionArn"])
+                    self._deliver(status_change_event({**execution, "stateMachineArn": arn}, status))
+
+    def _deliver(self, event: dict) -> None:
+        for rule in self.rules:
+            if _matches(rule["pattern"], event):
+                self.delivered.append(json.loads(json.dumps(event, default=str)))
+                self.stack.invoke(rule["function"], event)

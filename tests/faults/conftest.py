@@ -1,0 +1,31 @@
+"""The fault-injection suite: the local stack with short limits, so time-outs and expiries happen in seconds."""
+
+import pytest
+
+from tests.faults.tally import TALLY, CountingClient
+from tests.stack_fixture import KEY_A, running_stack
+
+RUN_TIMEOUT_S = 12
+
+
+@pytest.fixture(scope="package")
+def stack(fake_openai, tmp_path_factory):
+    env = {"RUN_TIMEOUT_S": str(RUN_TIMEOUT_S), "LLM_TIMEOUT_S": "0.5", "LLM_MAX_RETRIES": "1"}
+    with running_stack(fake_openai, tmp_path_factory.mktemp("faults"), **env) as local:
+        yield local
+
+
+@pytest.fixture
+def api(stack, fake_openai):
+    fake_openai.reset()
+    fake_openai.latency_s = 0.0
+    fake_openai.chat_route = True
+    stack.before_invoke = None
+    yield CountingClient(stack.url, KEY_A, TALLY)
+    stack.before_invoke = None
+    fake_openai.latency_s = 0.0
+
+
+@pytest.fixture
+def tally():
+    return TALLY

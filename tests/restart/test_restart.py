@@ -1,0 +1,92 @@
+"""`make serve` keeps its data across a restart, and a crash loses no session and leaves none claimed."""
+
+import time
+
+import pytest
+
+from local.http_front import serve_in_background
+from local.stack import LocalStack
+from tests.client import ApiClient
+from tests.faults.tally import TALLY
+
+KEY = "restart-key"
+
+
+def start(state_dir, fake_openai):
+    env = {"LOCAL_API_KEYS": f"ws:{KEY}", "LLM_PROVIDER": "openai", "OPENAI_API_KEY": "x",
+           "OPENAI_BASE_URL": fake_openai.url, "LLM_MAX_RETRIES": "0"}
+    stack = LocalStack(state_dir=state_dir, env=env, persist=True).start()
+    server, url = serve_in_background(stack)
+    stack.server = server
+    return stack, ApiClient(url, KEY)
+
+
+def stop(stack):
+    stack.server.shutdown()
+    stack.server.server_close()
+    stack.stop()
+
+
+def crash(stack):
+    """Gone at once: no drain, no final snapshot (what a kill -9 leaves)."""
+    stack.server.shutdown()
+    stack.server.server_close()
+    stack.watcher.stop()
+    stack.snapshots._stop.set()
+    stack.snapshots._thread.join()
+    stack._mock.stop()
+    stack._mock = None
+
+
+@pytest.fixture
+def fake(fake_openai):
+    fake_openai.reset()
+    fake_openai.latency_s = 0
+    yield fake_openai
+    fake_openai.latency_s = 0
+
+
+def test_a_clean_restart_keeps_sessions_examples_keys_and_tokens(tmp_path, fake):
+    stack, api = start(tmp_path, fake)
+    session = api.session_with_framework()
+    lead = {"first_name": "Ann", "company": "Acme", "linkedin_url": "https://www.linkedin.com/in/ann-restart"}
+    dispatch = api.generate(session["id"], [lead], isFirstBatch=True).body
+    before = api.wait_idle(session["id"])
+    stop(stack)
+
+    stack, api = start(tmp_path, fake)
+    try:
+        assert stack.restored > 0
+        assert api.session(session["id"]).body == before
+        run = api.call("GET", f"/api/runs/{dispatch['runId']}", token=dispatch["publicAccessToken"])
+        assert run.status == 200 and run.body["status"] == "COMPLETED"
+        TALLY.inject("clean restart of the local stack")
+        TALLY.check(api, session["id"], [lead["linkedin_url"]])
+        assert [e["lead_id"] for e in api.session(session["id"]).body["generated_examples"]] == [lead["linkedin_url"]]
+    finally:
+        stop(stack)
+
+
+def test_a_crash_mid_run_loses_no_session_and_leaves_none_claimed(tmp_path, fake):
+    stack, api = start(tmp_path, fake)
+    idle = api.session_with_framework()
+    busy = api.session_with_framework()
+    fake.latency_s = 5
+    dispatch = api.generate(busy["id"], [{"first_name": "Bo", "company": "Beta"}]).body
+    time.sleep(1.2)  # past the snapshot interval: the claim is on disk
+    crash(stack)
+    TALLY.inject("local stack crash mid-run")
+    fake.latency_s = 0
+
+    stack, api = start(tmp_path, fake)
+    try:
+        assert api.session(idle["id"]).body["skeleton"] == idle["skeleton"]
+        after = api.session(busy["id"]).body
+        assert after["task_status"] is None, "the orphaned claim was released on start"
+        run = api.call("GET", f"/api/runs/{dispatch['runId']}", token=dispatch["publicAccessToken"]).body
+        assert run["status"] == "FAILED" and "stopped" in run["error"]
+        assert api.generate(busy["id"], [{"first_name": "Cy", "company": "Gamma"}]).status == 200
+        TALLY.check(api, busy["id"])
+        TALLY.check(api, idle["id"])
+    finally:
+        stop(stack)
