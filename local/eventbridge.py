@@ -96,14 +96,27 @@ class ExecutionStatusWatcher:
                 continue
 
     def poll(self) -> None:
-        sfn = self.stack.client("stepfunctions")
-        for arn in self.stack.state_machines.values():
-            for status in self.statuses:
-                for execution in sfn.list_executions(stateMachineArn=arn, statusFilter=status)["executions"]:
-                    if execution["executionArn"] in self._seen:
-                        continue
-                    self._seen.add(execution["executionArn"])
-                    self._deliver(status_change_event({**execution, "stateMachineArn": arn}, status))
+        # Read moto's execution objects in-process: ListExecutions would serialise every execution
+        # (Distributed Map children included) five times a second.
+        from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+        backend = stepfunctions_parser_backends["123456789012"]["us-east-1"]
+        watched = set(self.stack.state_machines.values())
+        for machine in list(backend.state_machines):
+            if machine.arn not in watched:
+                continue
+            for execution in list(machine.executions):
+                if execution.status not in self.statuses or execution.execution_arn in self._seen:
+                    continue
+                self._seen.add(execution.execution_arn)
+                summary = {
+                    "executionArn": execution.execution_arn,
+                    "stateMachineArn": machine.arn,
+                    "name": execution.name,
+                    "startDate": execution.start_date,
+                    "stopDate": execution.stop_date,
+                }
+                self._deliver(status_change_event(summary, execution.status))
 
     def _deliver(self, event: dict) -> None:
         for rule in self.rules:

@@ -41,6 +41,10 @@ LOCAL_OVERRIDES = ("LLM_PROVIDER", "OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_
                    "RUN_TOKEN_TTL_S")
 _WRITE_METHODS = ("update_item", "put_item", "delete_item", "transact_write_items", "batch_write_item")
 _READ_METHODS = ("get_item", "query", "scan")
+# Where the local engine cannot do what AWS does, and what it does instead.
+LOCAL_SUBSTITUTIONS = {
+    "LeadExecutionType": "STANDARD",  # moto runs a Distributed Map's children only as Standard workflows
+}
 
 
 @dataclass
@@ -91,6 +95,48 @@ def _serialize_dynamodb_writes() -> None:
 
         setattr(DynamoDBBackend, name, locked)
     DynamoDBBackend._outreach_locked = True
+
+
+def _skip_moto_backend_lock() -> None:
+    """moto takes a global lock and scans a list on every backend lookup; with a hundred Map iterations
+    in flight that lock is the bottleneck. Once an account's backend exists there is nothing to do."""
+    from moto.core.base_backend import BackendDict
+
+    if getattr(BackendDict, "_outreach_fast", False):
+        return
+    create = BackendDict._create_account_specific_backend
+
+    def existing_or_create(self, account_id: str) -> None:
+        if dict.__contains__(self, account_id) and self in BackendDict._instances:
+            return
+        create(self, account_id)
+
+    BackendDict._create_account_specific_backend = existing_or_create
+    BackendDict._outreach_fast = True
+
+
+def _reuse_state_machine_clients() -> None:
+    """moto's state machines build a new boto3 client for every Task (tens of ms of CPU each). Clients
+    are thread-safe once built: build one per service and region."""
+    import moto.stepfunctions.parser.asl.utils.boto_client as boto_client
+
+    original = boto_client.boto_client_for
+    if getattr(original, "_outreach_cached", False):
+        return
+    cache: dict[tuple[str, str], Any] = {}
+    lock = threading.Lock()
+
+    def cached(region: str, service: str, state_credentials: Any = None):
+        with lock:
+            if (region, service) not in cache:
+                cache[(region, service)] = original(region=region, service=service, state_credentials=state_credentials)
+            return cache[(region, service)]
+
+    cached._outreach_cached = True
+    boto_client.boto_client_for = cached
+    for module in list(sys.modules.values()):  # modules that imported it by name before this patch
+        if getattr(module, "boto_client_for", None) is original:
+            module.boto_client_for = cached
 
 
 def _load_handler(logical_id: str, code_uri: str, handler: str) -> Callable:
@@ -152,6 +198,8 @@ class LocalStack:
         self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
         self._mock.start()
         _serialize_dynamodb_writes()
+        _skip_moto_backend_lock()
+        _reuse_state_machine_clients()
         make_resolver_thread_safe()
         self._route_lambda_invokes()
 
@@ -290,7 +338,9 @@ class LocalStack:
         for logical_id, resource in resources_of_type(self.template, "AWS::Serverless::StateMachine").items():
             props = resource["Properties"]
             definition = (ROOT / props["DefinitionUri"]).read_text()
-            for name, value in self.resolver.resolve(props.get("DefinitionSubstitutions", {})).items():
+            substitutions = self.resolver.resolve(props.get("DefinitionSubstitutions", {}))
+            substitutions.update({k: v for k, v in LOCAL_SUBSTITUTIONS.items() if k in substitutions})
+            for name, value in substitutions.items():
                 definition = definition.replace(f"${{{name}}}", str(value))
             arn = sfn.create_state_machine(
                 name=logical_id,

@@ -241,6 +241,18 @@ class DynamoDBSessionStore:
                 return sorted(items, key=lambda i: i["index"])
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
+    def get_run_and_lead(self, run_id: str, index: int) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        """Both in one request: every lead's worker needs its run's context and its own lead."""
+        keys = [run_key(run_id), lead_key(run_id, index)]
+        request = {self.table_name: {"Keys": keys, "ConsistentRead": True}}
+        found: dict[str, dict[str, Any]] = {}
+        while request:
+            out = self._table.meta.client.batch_get_item(RequestItems=request)
+            for item in out.get("Responses", {}).get(self.table_name, []):
+                found[item["sk"]] = from_item(item)
+            request = out.get("UnprocessedKeys") or {}
+        return found.get(RUN_SK), found.get(lead_key(run_id, index)["sk"])
+
     def get_lead(self, run_id: str, index: int) -> dict[str, Any] | None:
         item = self._table.get_item(Key=lead_key(run_id, index), ConsistentRead=True).get("Item")
         return from_item(item) if item else None

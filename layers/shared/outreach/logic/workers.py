@@ -45,15 +45,13 @@ def _cache_key(run: dict[str, Any]) -> str:
 
 
 def generate_lead(store: SessionStore, writer: Writer, run_id: str, index: int) -> dict[str, Any]:
-    run = store.get_run(run_id)
-    if run is None or run["status"] in FINAL_STATUSES:
-        return {"index": index, "status": "skipped"}
-    lead_item = store.get_lead(run_id, index)
-    if lead_item is None:
+    run, lead_item = store.get_run_and_lead(run_id, index)
+    if run is None or lead_item is None or run["status"] in FINAL_STATUSES:
         return {"index": index, "status": "skipped"}
     if lead_item["status"] != "pending":
         return {"index": index, "status": lead_item["status"]}
-    store.mark_run_executing(run_id, now_iso())
+    if index == 0:  # one worker marks the run started: a write per lead would contend for the run item
+        store.mark_run_executing(run_id, now_iso())
 
     ctx = run["context"]
     prompt = email_prompt(
