@@ -6,6 +6,7 @@ from aws_lambda_powertools import Metrics, Tracer
 from aws_lambda_powertools.utilities.parser import BaseModel, event_parser
 
 from outreach import runtime
+from outreach.config import settings
 from outreach.observability import service_logger
 from outreach.logic import workers
 
@@ -30,6 +31,14 @@ def lambda_handler(task: LeadTask, context: Any) -> dict:
     if task.action == "record_failure":
         out = workers.record_lead_failure(runtime.store(), task.run_id, task.index, task.error)
     else:
-        out = workers.generate_lead(runtime.store(), runtime.writer(), task.run_id, task.index)
-    metrics.add_metric(name="LeadsCompleted" if out["status"] == "completed" else "LeadsFailed", unit="Count", value=1)
-    return out
+        out = workers.generate_lead(
+            runtime.store(), runtime.writer(), task.run_id, task.index, llm_cap=settings().workspace_llm_concurrency
+        )
+    if out["status"] == "completed":
+        metrics.add_metric(name="LeadsCompleted", unit="Count", value=1)
+        metrics.add_metric(name="LeadLatency", unit="Milliseconds", value=out["latency_ms"])
+        for name, value in out["usage"].items():
+            metrics.add_metric(name="".join(part.title() for part in name.split("_")), unit="Count", value=value)
+    elif out["status"] == "failed":
+        metrics.add_metric(name="LeadsFailed", unit="Count", value=1)
+    return {"index": out["index"], "status": out["status"]}

@@ -230,3 +230,22 @@ def test_a_chat_turn_whose_llm_fails_frees_the_session(api, stack, tally):
     assert done["messages"] == [] and done["skeleton"] is None
     assert run_of(api, dispatch)["status"] == "FAILED"
     tally.watch(api, session["id"])
+
+
+# ------------------------------------------------------------ rate limits
+def test_a_workspace_never_has_more_llm_calls_in_flight_than_its_cap(api, fake_openai, tally):
+    from tests.faults.conftest import WORKSPACE_LLM_CAP
+
+    first, second = api.session_with_framework(), api.session_with_framework()
+    fake_openai.reset()
+    fake_openai.latency_s = 0.3
+    tally.inject("two runs of one workspace over its LLM cap")
+    batch_one, batch_two = leads(6, "capa"), leads(6, "capb")
+    assert api.generate(first["id"], batch_one, isFirstBatch=True).status == 200
+    assert api.generate(second["id"], batch_two, isFirstBatch=True).status == 200
+    done = [api.wait_idle(s["id"], timeout_s=60) for s in (first, second)]
+    assert all(e["status"] == "completed" for d in done for e in d["generated_examples"])
+    assert fake_openai.max_in_flight <= WORKSPACE_LLM_CAP
+    assert fake_openai.max_in_flight >= 2, "the cap still lets calls overlap"
+    tally.watch(api, first["id"], ids(batch_one))
+    tally.watch(api, second["id"], ids(batch_two))

@@ -295,3 +295,20 @@ def test_finish_on_a_deleted_session_does_not_recreate_it(store, stack, make_ses
     with pytest.raises(ClaimLost):
         store.finish_run_with_session(run_id, session["id"], {"title": "ghost"}, {"status": "COMPLETED"})
     assert raw_session(stack, session["id"]) is None
+
+
+# --------------------------------------------------------------- LLM slots
+def test_llm_slots_are_capped_per_workspace_released_and_expire(store):
+    import time as _time
+
+    now = int(_time.time())
+    take = lambda ws, lease, exp=now + 60: store.acquire_llm_slot(ws, lease, cap=2, now=now, expires_at=exp)  # noqa: E731
+    assert take("ws_cap", "r:0") and take("ws_cap", "r:1")
+    assert not take("ws_cap", "r:2"), "a third call over the cap waits"
+    assert take("ws_other", "r:0"), "another workspace has its own slots"
+    store.release_llm_slot("ws_cap", "r:0")
+    assert take("ws_cap", "r:2")
+    store.release_llm_slot("ws_cap", "r:1")
+    store.release_llm_slot("ws_cap", "r:2")
+    assert take("ws_exp", "dead:0", now - 5) and take("ws_exp", "dead:1", now - 5)
+    assert take("ws_exp", "live:0"), "leases of crashed workers expire"

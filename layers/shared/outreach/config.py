@@ -50,6 +50,7 @@ class Settings:
     llm_timeout_s: float
     llm_max_retries: int
     aws_endpoint_url: str
+    workspace_llm_concurrency: int
 
     @classmethod
     def load(cls) -> Settings:
@@ -74,6 +75,7 @@ class Settings:
             llm_timeout_s=float(env("LLM_TIMEOUT_S", "60")),
             llm_max_retries=int(env("LLM_MAX_RETRIES", "3")),
             aws_endpoint_url=env("AWS_ENDPOINT_URL"),
+            workspace_llm_concurrency=int(env("WORKSPACE_LLM_CONCURRENCY", "100")),
         )
 
 

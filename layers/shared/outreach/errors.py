@@ -93,3 +93,7 @@ class LLMPermanentError(Exception):
 
 class LLMTransientError(Exception):
     """Rate limits, 5xx, timeouts after the client's own retries: Step Functions retries the lead."""
+
+
+class WorkspaceBusy(Exception):
+    """The workspace already has its cap of LLM calls in flight: Step Functions retries the lead later."""

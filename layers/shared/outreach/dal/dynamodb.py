@@ -363,6 +363,64 @@ class DynamoDBSessionStore:
             raise
         return True
 
+    # ------------------------------------------------------- LLM concurrency
+    def acquire_llm_slot(self, workspace_id: str, lease_id: str, *, cap: int, now: int, expires_at: int) -> bool:
+        """Take one of the workspace's ``cap`` concurrent LLM slots. Leases expire, so a crashed worker's
+        slot comes back by itself."""
+        key = {"pk": f"W#{workspace_id}", "sk": "LLM_LEASES"}
+        for _ in range(3):
+            try:
+                self._table.update_item(
+                    Key=key,
+                    UpdateExpression="SET leases.#lease = :exp",
+                    ConditionExpression="attribute_exists(leases) AND size(leases) < :cap",
+                    ExpressionAttributeNames={"#lease": lease_id},
+                    ExpressionAttributeValues={":exp": expires_at, ":cap": cap},
+                )
+                return True
+            except ClientError as error:
+                code = _code(error)
+                if code == "ConditionalCheckFailedException" and not self._has_leases(key):
+                    code = "first use"
+                if code == "first use":  # the workspace's lease item is not there yet
+                    try:
+                        self._table.put_item(
+                            Item={**key, "leases": {}, "workspace_id": workspace_id},
+                            ConditionExpression="attribute_not_exists(leases)",
+                        )
+                    except ClientError as put_error:
+                        if _code(put_error) != "ConditionalCheckFailedException":
+                            raise
+                    continue
+                if code != "ConditionalCheckFailedException":
+                    raise
+            if not self._sweep_expired_leases(key, now):
+                return False
+        return False
+
+    def _has_leases(self, key: dict[str, str]) -> bool:
+        return "Item" in self._table.get_item(Key=key, ConsistentRead=True, ProjectionExpression="pk")
+
+    def _sweep_expired_leases(self, key: dict[str, str], now: int) -> bool:
+        item = self._table.get_item(Key=key, ConsistentRead=True).get("Item") or {}
+        expired = [lease for lease, expires in (item.get("leases") or {}).items() if int(expires) < now]
+        if not expired:
+            return False
+        names = {f"#l{i}": lease for i, lease in enumerate(expired)}
+        self._table.update_item(
+            Key=key,
+            UpdateExpression="REMOVE " + ", ".join(f"leases.{name}" for name in names),
+            ExpressionAttributeNames=names,
+        )
+        return True
+
+    def release_llm_slot(self, workspace_id: str, lease_id: str) -> None:
+        self._table.update_item(
+            Key={"pk": f"W#{workspace_id}", "sk": "LLM_LEASES"},
+            UpdateExpression="REMOVE leases.#lease",
+            ExpressionAttributeNames={"#lease": lease_id},
+        )
+
     # ---------------------------------------------------------------- API keys
     def put_api_key(self, key_hash: str, workspace_id: str, created_at: str) -> None:
         self._table.put_item(

@@ -6,15 +6,16 @@ finisher of an expired run must not touch the session a newer run holds.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from aws_lambda_powertools import Logger
 
 from outreach import SERVICE_NAME
-from outreach.clock import now_iso
+from outreach.clock import now_epoch, now_iso
 from outreach.dal.base import SessionStore
 from outreach.dal.dynamodb import FINAL_STATUSES, ItemTooLarge, RunAlreadyFinished
-from outreach.errors import ClaimLost, LLMPermanentError
+from outreach.errors import ClaimLost, LLMPermanentError, WorkspaceBusy
 from outreach.llm.base import Writer
 from outreach.logic.merge import merge_examples
 from outreach.logic.runs import example_from, tally
@@ -26,6 +27,7 @@ logger = Logger(service=SERVICE_NAME, child=True)
 # What a person reads on a failed lead or run, by Step Functions error name.
 FAILURE_MESSAGES = {
     "LLMTransientError": "The LLM kept failing (rate limits or server errors) after retries.",
+    "WorkspaceBusy": "The workspace's LLM calls stayed at their limit for too long; retry the batch.",
     "States.Timeout": "The step timed out.",
     "States.TaskFailed": "The step failed.",
     "Lambda.Unknown": "The worker crashed (out of memory or time).",
@@ -44,7 +46,14 @@ def _cache_key(run: dict[str, Any]) -> str:
     return f"{run['session_id']}:v{(run.get('context') or {}).get('framework_version', 0)}"
 
 
-def generate_lead(store: SessionStore, writer: Writer, run_id: str, index: int) -> dict[str, Any]:
+LEASE_S = 330  # longer than a lead's worker can live (its Lambda timeout), so a lease never outlives its call by much
+
+
+def generate_lead(
+    store: SessionStore, writer: Writer, run_id: str, index: int, *, llm_cap: int | None = None
+) -> dict[str, Any]:
+    """Write one lead's email. With ``llm_cap``, at most that many LLM calls of the workspace run at once;
+    past it this raises WorkspaceBusy and the state machine tries the lead again a little later."""
     run, lead_item = store.get_run_and_lead(run_id, index)
     if run is None or lead_item is None or run["status"] in FINAL_STATUSES:
         return {"index": index, "status": "skipped"}
@@ -62,11 +71,21 @@ def generate_lead(store: SessionStore, writer: Writer, run_id: str, index: int) 
         lead=lead_item["lead"],
         cache_key=_cache_key(run),
     )
+    lease = f"{run_id}:{index}"
+    if llm_cap and not store.acquire_llm_slot(
+        run["workspace_id"], lease, cap=llm_cap, now=now_epoch(), expires_at=now_epoch() + LEASE_S
+    ):
+        raise WorkspaceBusy(f"{llm_cap} LLM calls of this workspace are already in flight")
+    started = time.monotonic()
     try:
         result = writer.write_email(prompt)  # LLMTransientError propagates: the state machine retries
     except LLMPermanentError as error:
         store.record_lead(run_id, index, {"status": "failed", "error": str(error), "finished_at": now_iso()})
         return {"index": index, "status": "failed"}
+    finally:
+        if llm_cap:
+            store.release_llm_slot(run["workspace_id"], lease)
+    latency_ms = round((time.monotonic() - started) * 1000)
     store.record_lead(
         run_id,
         index,
@@ -79,10 +98,11 @@ def generate_lead(store: SessionStore, writer: Writer, run_id: str, index: int) 
             "usage": result.usage.model_dump(),
             "prompt_chars": prompt.total_chars,
             "shared_prefix_chars": prompt.shared_prefix_chars,
+            "latency_ms": latency_ms,
             "finished_at": now_iso(),
         },
     )
-    return {"index": index, "status": "completed"}
+    return {"index": index, "status": "completed", "latency_ms": latency_ms, "usage": result.usage.model_dump()}
 
 
 def record_lead_failure(store: SessionStore, run_id: str, index: int, error: str | None) -> dict[str, Any]:
