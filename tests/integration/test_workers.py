@@ -35,8 +35,10 @@ def run_all(store, writer, run_id, count):
 def test_generate_lead_records_the_email_once(store, writer, make_session, make_generate_run):
     session = make_session()
     run_id = make_generate_run(session, [ANN, BO])
-    assert workers.generate_lead(store, writer, run_id, 0) == {"index": 0, "status": "completed"}
+    out = workers.generate_lead(store, writer, run_id, 0)
+    assert (out["index"], out["status"]) == (0, "completed")
     lead = store.get_lead(run_id, 0)
+    assert out["usage"] == lead["usage"] and out["latency_ms"] == lead["latency_ms"] >= 0
     assert lead["status"] == "completed"
     assert lead["subject"] == "A quick idea for Acme"
     assert lead["body"].startswith("Hi Ann,") and "as CTO at Acme" in lead["body"]
