@@ -7,6 +7,7 @@ machines and their DefinitionSubstitutions are all read from it.
 
 from __future__ import annotations
 
+import gc
 import importlib.util
 import io
 import json
@@ -222,6 +223,11 @@ class LocalStack:
             self._release_orphaned_claims()
             self.snapshots.start()
         self._seed_api_keys()
+        # moto holds every table, execution and its history in this process: full collections walk
+        # all of it and paused runs for seconds. Freeze what start-up built; collect young objects less often.
+        gc.collect()
+        gc.freeze()
+        gc.set_threshold(50_000, 50, 100)
         self.watcher = ExecutionStatusWatcher(self)
         self.watcher.start()
         return self

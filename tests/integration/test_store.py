@@ -25,9 +25,11 @@ def test_claim_idle_session_with_skeleton(store, make_session):
     session = make_session()
     args = claim_args()
     claimed = store.claim_session(WS_A, session["id"], **args)
-    assert claimed["task_status"] == "generating_examples"
-    assert claimed["task_run_id"] == args["run_id"]
+    # The claim answers the framework the run is grounded in, and only that.
     assert claimed["skeleton"] == session["skeleton"]
+    assert set(claimed) <= {"skeleton", "draft_subject", "draft_body", "framework_version"}
+    stored = store.get_session(WS_A, session["id"])
+    assert stored["task_status"] == "generating_examples" and stored["task_run_id"] == args["run_id"]
     assert sessions.get_session(store, WS_A, session["id"])["task_status"] == "generating_examples"
 
 
@@ -89,7 +91,8 @@ def test_generate_claim_without_skeleton_is_no_framework(store, make_session):
     assert "task_status" not in store.get_session(WS_A, session["id"])
     # a chat turn needs no skeleton
     chat = claim_args(task_status="chat_processing", require_skeleton=False)
-    assert store.claim_session(WS_A, session["id"], **chat)["task_run_id"] == chat["run_id"]
+    store.claim_session(WS_A, session["id"], **chat)
+    assert store.get_session(WS_A, session["id"])["task_run_id"] == chat["run_id"]
 
 
 def test_busy_comes_before_no_framework(store, make_session, claim):
@@ -105,8 +108,8 @@ def test_expired_claim_can_be_taken_by_a_new_run(store, make_session, claim):
     old = claim(session, now=now - 1000, ttl=900)  # expired 100 s ago
     assert sessions.get_session(store, WS_A, session["id"])["task_status"] is None  # shows as idle
     new = claim_args(now=now)
-    taken = store.claim_session(WS_A, session["id"], **new)
-    assert taken["task_run_id"] == new["run_id"] != old
+    store.claim_session(WS_A, session["id"], **new)
+    assert store.get_session(WS_A, session["id"])["task_run_id"] == new["run_id"] != old
     assert sessions.get_session(store, WS_A, session["id"])["task_status"] == "generating_examples"
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import time
 from decimal import Decimal
 from typing import Any
 
@@ -27,6 +28,7 @@ RUN_SK = "RUN"
 LEAD_PREFIX = "LEAD#"
 BY_CAMPAIGN_INDEX = "by_campaign"
 FINAL_STATUSES = ("COMPLETED", "FAILED")
+KEY_CACHE_S = 30  # a warm API container re-reads a key's workspace at most this often
 _INTERNAL = ("pk", "sk", "gsi1pk", "gsi1sk", "workspace_id", "expires_at", "task_run_id", "task_expires_at")
 _deserializer = TypeDeserializer()
 
@@ -95,6 +97,7 @@ class DynamoDBSessionStore:
         self.table_name = table_name
         self._client = client or boto3.client("dynamodb")
         self._table = (resource or boto3.resource("dynamodb")).Table(table_name)
+        self._key_cache: dict[str, tuple[str, float]] = {}
 
     # ---------------------------------------------------------------- sessions
     def create_session(self, workspace_id: str, session: dict[str, Any]) -> None:
@@ -183,12 +186,11 @@ class DynamoDBSessionStore:
             condition += " AND attribute_type(skeleton, :map)"
             values[":map"] = "M"
         try:
-            out = self._table.update_item(
+            self._table.update_item(
                 Key=session_key(session_id),
                 UpdateExpression="SET task_status = :ts, task_run_id = :run, task_expires_at = :exp",
                 ConditionExpression=condition,
                 ExpressionAttributeValues=values,
-                ReturnValues="ALL_NEW",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as error:
@@ -200,7 +202,14 @@ class DynamoDBSessionStore:
             if old.get("task_status") and int(old.get("task_expires_at") or 0) >= now:
                 raise SessionBusy(old["task_status"]) from None
             raise NoFramework() from None
-        return from_item(out["Attributes"])
+        # Only the framework, not the whole session (its examples can be hundreds of KB). The claim
+        # keeps chat turns from changing the skeleton meanwhile.
+        item = self._table.get_item(
+            Key=session_key(session_id),
+            ConsistentRead=True,
+            ProjectionExpression="skeleton, draft_subject, draft_body, framework_version",
+        ).get("Item")
+        return from_item(item or {})
 
     def release_claim(self, session_id: str, run_id: str) -> bool:
         """Free the session if, and only if, this run still holds it."""
@@ -219,8 +228,9 @@ class DynamoDBSessionStore:
 
     # -------------------------------------------------------------------- runs
     def create_run(self, run: dict[str, Any], leads: list[dict[str, Any]]) -> None:
-        self._table.put_item(Item={**run_key(run["id"]), **to_item(run)})
+        # One batch for the run and its leads: up to 24 leads cost a single request.
         with self._table.batch_writer() as batch:
+            batch.put_item(Item={**run_key(run["id"]), **to_item(run)})
             for lead in leads:
                 batch.put_item(Item={**lead_key(run["id"], lead["index"]), **to_item(lead)})
 
@@ -434,6 +444,15 @@ class DynamoDBSessionStore:
         )
 
     def workspace_for_key(self, key_hash: str) -> str | None:
+        cached = self._key_cache.get(key_hash)
+        if cached and cached[1] > time.monotonic():
+            return cached[0]
+        workspace = self._lookup_key(key_hash)
+        if workspace is not None:  # unknown keys are not cached: a new key works at once
+            self._key_cache[key_hash] = (workspace, time.monotonic() + KEY_CACHE_S)
+        return workspace
+
+    def _lookup_key(self, key_hash: str) -> str | None:
         item = self._table.get_item(Key={"pk": f"K#{key_hash}", "sk": "APIKEY"}).get("Item")
         # Compared in constant time, so timing says nothing about how much of a guess matched.
         if not item or not hmac.compare_digest(str(item.get("key_hash", "")), key_hash):
