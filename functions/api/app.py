@@ -7,7 +7,7 @@ import re
 from pathlib import Path as FilePath
 from typing import Annotated, Any
 
-from aws_lambda_powertools import Metrics, Tracer
+from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer, Server, Tag
@@ -15,7 +15,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 
 from outreach import runtime
-from outreach.observability import service_logger
+from outreach.observability import service_logger, service_tracer
 from outreach.config import settings
 from outreach.errors import ApiError, BadRequest, NotFound, PayloadTooLarge, Unauthorized
 from outreach.logic import runs, sessions
@@ -29,7 +29,7 @@ from outreach.models.requests import (
 from outreach.models.responses import Deleted, Dispatched, Error, Run, Session, SessionList, json_content
 
 logger = service_logger()
-tracer = Tracer()
+tracer = service_tracer()
 metrics = Metrics()
 app = APIGatewayHttpResolver(enable_validation=True)
 

@@ -2,16 +2,16 @@
 
 from typing import Any
 
-from aws_lambda_powertools import Metrics, Tracer
+from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.utilities.parser import BaseModel, event_parser
 
 from outreach import runtime
 from outreach.config import settings
-from outreach.observability import service_logger
+from outreach.observability import service_logger, service_tracer
 from outreach.logic import workers
 
 logger = service_logger()
-tracer = Tracer()
+tracer = service_tracer()
 metrics = Metrics()
 
 

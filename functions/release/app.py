@@ -7,14 +7,13 @@ no Catch can see (the execution name is the run id).
 
 from typing import Any
 
-from aws_lambda_powertools import Tracer
 
 from outreach import runtime
-from outreach.observability import service_logger
+from outreach.observability import service_logger, service_tracer
 from outreach.logic import workers
 
 logger = service_logger()
-tracer = Tracer()
+tracer = service_tracer()
 
 
 @logger.inject_lambda_context(log_event=False, clear_state=True)

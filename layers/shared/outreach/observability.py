@@ -7,6 +7,7 @@ message quoting a header, a token in a URL).
 
 from __future__ import annotations
 
+import os
 import re
 
 from aws_lambda_powertools import Logger
@@ -32,6 +33,30 @@ def redact(text: str) -> str:
 class RedactingFormatter(LambdaPowertoolsFormatter):
     def serialize(self, log: dict) -> str:
         return redact(super().serialize(log))
+
+
+class _NoTracer:
+    """Stands in for Powertools' Tracer when deep tracing is off: the decorators pass through."""
+
+    def capture_lambda_handler(self, handler=None, **_):
+        return handler if handler is not None else (lambda fn: fn)
+
+    def capture_method(self, method=None, **_):
+        return method if method is not None else (lambda fn: fn)
+
+
+def service_tracer():
+    """Powertools' Tracer when DEEP_TRACING is true, else a pass-through.
+
+    Lambda's active tracing (template.yaml) records every invocation either way. The Tracer adds
+    subsegments for each AWS call, and importing the X-Ray SDK for that costs ~130 ms of every
+    cold start, so it is opt-in (template parameter DeepTracing).
+    """
+    if os.environ.get("DEEP_TRACING", "false").lower() == "true":
+        from aws_lambda_powertools import Tracer
+
+        return Tracer(service=SERVICE_NAME)
+    return _NoTracer()
 
 
 def service_logger() -> Logger:

@@ -6,8 +6,6 @@ import hashlib
 import hmac
 import time
 
-import jwt
-
 from outreach.config import Settings
 from outreach.errors import Forbidden, Unauthorized
 
@@ -47,6 +45,8 @@ def bearer(headers: dict[str, str]) -> str:
 
 
 def issue_run_token(secret: bytes, run_id: str, ttl_s: int) -> str:
+    import jwt  # only the routes that make or read run tokens pay for PyJWT's import
+
     now = int(time.time())
     claims = {
         "iss": TOKEN_ISSUER,
@@ -61,6 +61,8 @@ def issue_run_token(secret: bytes, run_id: str, ttl_s: int) -> str:
 
 def check_run_token(secret: bytes, token: str, run_id: str) -> None:
     """401 for a token that is not ours, expired or tampered with; 403 for a good token of another run."""
+    import jwt
+
     try:
         claims = jwt.decode(
             token,
