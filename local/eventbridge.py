@@ -89,11 +89,31 @@ class ExecutionStatusWatcher:
             self._thread.join(timeout=5)
 
     def _loop(self) -> None:
+        ticks = 0
         while not self._stop.wait(self.interval_s):
             try:
                 self.poll()
+                ticks += 1
+                if ticks % 25 == 0:
+                    self.forget_finished()
             except Exception:  # a poll that fails is retried on the next tick
                 continue
+
+    def forget_finished(self, older_than_s: float = 60.0) -> None:
+        """A long-running local stack must not grow without end: moto keeps every execution (with its
+        history) and every model object it ever built. Runs live in DynamoDB; drop what only moto holds."""
+        from moto.core.model_instances import reset_model_data
+        from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+        reset_model_data()  # moto's registry of every instance, kept only for its server dashboard
+        cutoff = datetime.now(UTC).timestamp() - older_than_s
+        backend = stepfunctions_parser_backends["123456789012"]["us-east-1"]
+        for machine in list(backend.state_machines):
+            machine.executions[:] = [
+                e
+                for e in machine.executions
+                if not (e.execution_arn in self._seen and e.stop_date and e.stop_date.timestamp() < cutoff)
+            ]
 
     def poll(self) -> None:
         # Read moto's execution objects in-process: ListExecutions would serialise every execution

@@ -14,7 +14,7 @@ from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer, Serve
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 
-from outreach import runtime
+from outreach import METRICS_NAMESPACE, SERVICE_NAME, runtime
 from outreach.observability import service_logger, service_tracer
 from outreach.config import settings
 from outreach.errors import ApiError, BadRequest, NotFound, PayloadTooLarge, Unauthorized
@@ -30,7 +30,7 @@ from outreach.models.responses import Deleted, Dispatched, Error, Run, Session, 
 
 logger = service_logger()
 tracer = service_tracer()
-metrics = Metrics()
+metrics = Metrics(namespace=METRICS_NAMESPACE, service=SERVICE_NAME)
 app = APIGatewayHttpResolver(enable_validation=True)
 
 SESSION_ID_PATTERN = (
@@ -101,7 +101,7 @@ _ERRORS = {
     409: "Another task holds the session (session_busy): poll it until task_status is null, then retry.",
     413: "The request body is over 1 MiB (payload_too_large).",
     422: "The body or a query parameter fails validation (validation_error); `details` lists the problems.",
-    500: "Internal error (internal_error); nothing was changed, retry later.",
+    500: "Internal error (internal_error); check the session's task_status before retrying.",
 }
 
 
@@ -368,7 +368,7 @@ def not_found(_: Exception) -> Response:
 @app.exception_handler(Exception)
 def unexpected(error: Exception) -> Response:
     logger.exception("unhandled error")
-    return _json(500, {"error": "Internal error. Nothing was changed; retry later.", "code": "internal_error"})
+    return _json(500, {"error": "Internal error. Check the session's task_status before retrying.", "code": "internal_error"})
 
 
 def _refuse_early(event: dict) -> tuple[Response | None, str | None]:

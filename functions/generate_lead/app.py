@@ -5,14 +5,14 @@ from typing import Any
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.utilities.parser import BaseModel, event_parser
 
-from outreach import runtime
+from outreach import METRICS_NAMESPACE, SERVICE_NAME, runtime
 from outreach.config import settings
 from outreach.observability import service_logger, service_tracer
 from outreach.logic import workers
 
 logger = service_logger()
 tracer = service_tracer()
-metrics = Metrics()
+metrics = Metrics(namespace=METRICS_NAMESPACE, service=SERVICE_NAME)
 
 
 class LeadTask(BaseModel):

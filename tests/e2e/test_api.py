@@ -235,3 +235,13 @@ def test_an_operator_created_key_opens_its_workspace_and_is_stored_only_hashed(s
     dump = str(items)
     for clear in (key, "key-workspace-a", "key-workspace-b"):
         assert clear not in dump
+
+
+def test_a_long_lived_api_keeps_answering_dispatches(api):
+    """Metrics accumulate in a warm container and flush every 100 values: the flush must never turn a
+    dispatch (whose run has already started) into a 500."""
+    answers = []
+    for _ in range(110):
+        session = api.create_session(campaign_id="cmp_many")
+        answers.append(api.turn(session["id"], "hello").status)
+    assert answers == [200] * 110

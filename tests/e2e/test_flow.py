@@ -247,3 +247,17 @@ def test_a_chat_turn_run_is_readable_with_its_token(api):
     assert run["kind"] == "chat_turn" and run["status"] == "COMPLETED"
     assert run["progress"] == {"total": 1, "completed": 1, "failed": 0}
     assert run["session_id"] == session["id"]
+
+
+def test_a_hundred_leads_run_in_one_wave_and_all_land_in_order(api, fake_openai):
+    """Past the inline Map's 40: the Distributed Map runs the batch at once."""
+    session = api.session_with_framework()
+    fake_openai.reset()
+    fake_openai.latency_s = 1.0
+    sent = leads(100, "Hundred")
+    dispatch = api.generate(session["id"], sent, isFirstBatch=True).body
+    done = api.wait_idle(session["id"], timeout_s=120)
+    assert [e["lead"] for e in done["generated_examples"]] == sent
+    assert all(e["status"] == "completed" for e in done["generated_examples"])
+    assert fake_openai.max_in_flight > 40, f"at most {fake_openai.max_in_flight} calls overlapped"
+    assert run_of(api, dispatch)["progress"] == {"total": 100, "completed": 100, "failed": 0}
