@@ -21,6 +21,7 @@ import traceback
 import uuid
 import warnings
 import zipfile
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +43,7 @@ LOCAL_OVERRIDES = ("LLM_PROVIDER", "OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_
                    "RUN_TOKEN_TTL_S", "WORKSPACE_LLM_CONCURRENCY")
 _WRITE_METHODS = ("update_item", "put_item", "delete_item", "transact_write_items", "batch_write_item")
 _READ_METHODS = ("get_item", "query", "scan")
+DYNAMODB_REFUSALS: Counter[str] = Counter()  # "operation:exception" -> count, since start-up
 # Where the local engine cannot do what AWS does, and what it does instead.
 LOCAL_SUBSTITUTIONS = {
     "LeadExecutionType": "STANDARD",  # moto runs a Distributed Map's children only as Standard workflows
@@ -87,9 +89,15 @@ def _serialize_dynamodb_writes() -> None:
         original = getattr(DynamoDBBackend, name)
         writes = name in _WRITE_METHODS
 
-        def locked(self, *args, __original=original, __writes=writes, **kwargs):
-            with lock:
-                result = __original(self, *args, **kwargs)
+        def locked(self, *args, __original=original, __writes=writes, __name=name, **kwargs):
+            try:
+                with lock:
+                    result = __original(self, *args, **kwargs)
+            except Exception as error:
+                # Conditional writes that lost (claims, leases, write-once results) are the service's
+                # conflicts: the benchmark reports them per run.
+                DYNAMODB_REFUSALS[f"{__name}:{type(error).__name__}"] += 1
+                raise
             if __writes:
                 mark_dirty()
             return result

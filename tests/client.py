@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import http.client
 import json
+import threading
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 SESSIONS = "/api/campaigns/ai-chat-sessions"
 
@@ -20,9 +21,22 @@ class Answer:
 
 
 class ApiClient:
+    """Keeps one HTTP/1.1 connection per thread, as SDK clients do, and reconnects when it was closed."""
+
     def __init__(self, base_url: str, api_key: str | None):
         self.base_url = base_url
         self.api_key = api_key
+        url = urlsplit(base_url)
+        self._host, self._port = url.hostname, url.port or 80
+        self._local = threading.local()
+
+    def _connection(self, fresh: bool = False) -> http.client.HTTPConnection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None or fresh:
+            if conn is not None:
+                conn.close()
+            conn = self._local.conn = http.client.HTTPConnection(self._host, self._port, timeout=60)
+        return conn
 
     def call(self, method: str, path: str, body: Any = None, *, token: str | None = None, raw: bytes | None = None,
              headers: dict[str, str] | None = None) -> Answer:
@@ -32,12 +46,20 @@ class ApiClient:
         if bearer:
             all_headers["Authorization"] = f"Bearer {bearer}"
         all_headers.update(headers or {})
-        request = urllib.request.Request(self.base_url + path, data=data, method=method, headers=all_headers)
-        try:
-            with urllib.request.urlopen(request, timeout=60) as response:
-                return Answer(response.status, _parse(response.read()), dict(response.headers.items()))
-        except urllib.error.HTTPError as error:
-            return Answer(error.code, _parse(error.read()), dict(error.headers.items()))
+        for attempt in range(2):
+            conn = self._connection(fresh=attempt > 0)
+            try:
+                conn.request(method, path, body=data, headers=all_headers)
+                response = conn.getresponse()
+                payload = response.read()
+            except (ConnectionError, http.client.HTTPException, OSError):
+                if attempt:
+                    raise
+                continue
+            if response.getheader("Connection", "").lower() == "close":
+                self._connection(fresh=True)
+            return Answer(response.status, _parse(payload), dict(response.getheaders()))
+        raise AssertionError("unreachable")
 
     # conveniences ---------------------------------------------------------
     def create_session(self, campaign_id: str = "cmp_1", node_id: str = "node_1", title: str | None = "t") -> dict:
