@@ -79,7 +79,8 @@ class LocalFunction:
 
 
 def _serialize_dynamodb_writes() -> None:
-    """moto's DynamoDB is not atomic across threads: without this a conditional claim can have two winners."""
+    """moto's DynamoDB is not atomic across threads: without this a conditional claim can have two winners,
+    and a read racing a write on one item can fail with 'dictionary changed size during iteration'."""
     from moto.dynamodb.models import DynamoDBBackend
 
     if getattr(DynamoDBBackend, "_outreach_locked", False):
@@ -103,6 +104,17 @@ def _serialize_dynamodb_writes() -> None:
             return result
 
         setattr(DynamoDBBackend, name, locked)
+    # The request layer also reads items outside the backend calls (UpdateItem deep-copies the old item
+    # for its answer): one request at a time, as DynamoDB would see them.
+    from moto.dynamodb.responses import DynamoHandler
+
+    handle = DynamoHandler.call_action
+
+    def call_action_locked(self, *args, **kwargs):
+        with lock:
+            return handle(self, *args, **kwargs)
+
+    DynamoHandler.call_action = call_action_locked
     DynamoDBBackend._outreach_locked = True
 
 

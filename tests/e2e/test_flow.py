@@ -258,6 +258,7 @@ def test_a_hundred_leads_run_in_one_wave_and_all_land_in_order(api, fake_openai)
     dispatch = api.generate(session["id"], sent, isFirstBatch=True).body
     done = api.wait_idle(session["id"], timeout_s=120)
     assert [e["lead"] for e in done["generated_examples"]] == sent
-    assert all(e["status"] == "completed" for e in done["generated_examples"])
+    failed = [(i, e["error"]) for i, e in enumerate(done["generated_examples"]) if e["status"] != "completed"]
+    assert not failed, failed
     assert fake_openai.max_in_flight > 40, f"at most {fake_openai.max_in_flight} calls overlapped"
     assert run_of(api, dispatch)["progress"] == {"total": 100, "completed": 100, "failed": 0}

@@ -82,15 +82,22 @@ def test_a_timed_out_run_frees_its_claim_and_its_late_finisher_changes_nothing_n
     session = api.session_with_framework()
     release_a = threading.Event()
 
-    def stall_run_a(function, event):
-        if function == "GenerateLeadFunction" and event.get("run_id") == run_a["runId"]:
-            release_a.wait(RUN_TIMEOUT_S + 3)
+    stalled = []  # the first run whose worker shows up is A's (its id is not known before it answers)
 
-    run_a = {"runId": None}
+    def stall_run_a(function, event):
+        if function == "GenerateLeadFunction":
+            stalled[:] = stalled or [event.get("run_id")]
+            if event.get("run_id") == stalled[0]:
+                release_a.wait(RUN_TIMEOUT_S + 3)
+
     stack.before_invoke = stall_run_a
     tally.inject("worker outlives the run time limit")
     run_a = api.generate(session["id"], leads(1, "a")).body
     assert api.generate(session["id"], leads(1, "b")).status == 409
+    deadline = time.monotonic() + 5
+    while not stalled and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert stalled == [run_a["runId"]]
 
     time.sleep(RUN_TIMEOUT_S + 0.5)  # A's claim has expired: a new run may claim the session
     sent_b = leads(2, "b")
