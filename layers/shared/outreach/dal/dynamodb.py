@@ -99,6 +99,15 @@ class DynamoDBSessionStore:
         self._table = (resource or boto3.resource("dynamodb")).Table(table_name)
         self._key_cache: dict[str, tuple[str, float]] = {}
 
+    def _update_if(self, **kwargs: Any) -> dict[str, Any] | None:
+        """UpdateItem whose ConditionExpression may not hold: None then, the response otherwise."""
+        try:
+            return self._table.update_item(**kwargs)
+        except ClientError as error:
+            if _code(error) == "ConditionalCheckFailedException":
+                return None
+            raise
+
     # ---------------------------------------------------------------- sessions
     def create_session(self, workspace_id: str, session: dict[str, Any]) -> None:
         item = {
@@ -140,20 +149,15 @@ class DynamoDBSessionStore:
         expression, names, values = _set_expression(fields)
         names.update({"#ws": "workspace_id", "#u": "updated_at"})
         values.update({":ws": workspace_id, ":seen": expected_updated_at})
-        try:
-            out = self._table.update_item(
-                Key=session_key(session_id),
-                UpdateExpression=f"SET {expression}",
-                ConditionExpression="attribute_exists(pk) AND #ws = :ws AND #u = :seen",
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-                ReturnValues="ALL_NEW",
-            )
-        except ClientError as error:
-            if _code(error) == "ConditionalCheckFailedException":
-                return None
-            raise
-        return from_item(out["Attributes"])
+        out = self._update_if(
+            Key=session_key(session_id),
+            UpdateExpression=f"SET {expression}",
+            ConditionExpression="attribute_exists(pk) AND #ws = :ws AND #u = :seen",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+            ReturnValues="ALL_NEW",
+        )
+        return from_item(out["Attributes"]) if out is not None else None
 
     def delete_session(self, workspace_id: str, session_id: str) -> bool:
         try:
@@ -213,18 +217,15 @@ class DynamoDBSessionStore:
 
     def release_claim(self, session_id: str, run_id: str) -> bool:
         """Free the session if, and only if, this run still holds it."""
-        try:
-            self._table.update_item(
+        return (
+            self._update_if(
                 Key=session_key(session_id),
                 UpdateExpression="REMOVE task_status, task_run_id, task_expires_at",
                 ConditionExpression="task_run_id = :run",
                 ExpressionAttributeValues={":run": run_id},
             )
-        except ClientError as error:
-            if _code(error) == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+            is not None
+        )
 
     # -------------------------------------------------------------------- runs
     def create_run(self, run: dict[str, Any], leads: list[dict[str, Any]]) -> None:
@@ -268,36 +269,29 @@ class DynamoDBSessionStore:
         return from_item(item) if item else None
 
     def mark_run_executing(self, run_id: str, now_iso: str) -> None:
-        try:
-            self._table.update_item(
-                Key=run_key(run_id),
-                UpdateExpression="SET #s = :exec, started_at = :now",
-                ConditionExpression="#s = :queued",
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={":exec": "EXECUTING", ":queued": "QUEUED", ":now": now_iso},
-            )
-        except ClientError as error:
-            if _code(error) != "ConditionalCheckFailedException":
-                raise
+        self._update_if(
+            Key=run_key(run_id),
+            UpdateExpression="SET #s = :exec, started_at = :now",
+            ConditionExpression="#s = :queued",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":exec": "EXECUTING", ":queued": "QUEUED", ":now": now_iso},
+        )
 
     def record_lead(self, run_id: str, index: int, fields: dict[str, Any]) -> bool:
         """Write a lead's result once; a repeat (a retried task) changes nothing and returns False."""
         expression, names, values = _set_expression(fields)
         names["#s"] = "status"
         values[":pending"] = "pending"
-        try:
-            self._table.update_item(
+        return (
+            self._update_if(
                 Key=lead_key(run_id, index),
                 UpdateExpression=f"SET {expression}",
                 ConditionExpression="#s = :pending",
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=values,
             )
-        except ClientError as error:
-            if _code(error) == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+            is not None
+        )
 
     def finish_run_with_session(
         self, run_id: str, session_id: str, session_fields: dict[str, Any], run_fields: dict[str, Any]
@@ -359,19 +353,16 @@ class DynamoDBSessionStore:
         expression, names, values = _set_expression(run_fields)
         names["#st"] = "status"
         values.update({":q": "QUEUED", ":e": "EXECUTING"})
-        try:
-            self._table.update_item(
+        return (
+            self._update_if(
                 Key=run_key(run_id),
                 UpdateExpression=f"SET {expression}",
                 ConditionExpression="#st IN (:q, :e)",
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=values,
             )
-        except ClientError as error:
-            if _code(error) == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+            is not None
+        )
 
     # ------------------------------------------------------- LLM concurrency
     def acquire_llm_slot(self, workspace_id: str, lease_id: str, *, cap: int, now: int, expires_at: int) -> bool:
