@@ -31,3 +31,17 @@ def running_stack(fake_openai, state_dir, **env_overrides):
         server.shutdown()
         server.server_close()
         local.stop()
+
+
+@contextlib.contextmanager
+def clean_slate(stack, fake_openai):
+    """Each test starts with a quiet fake LLM and no injected fault, and leaves none behind."""
+    fake_openai.reset()
+    fake_openai.latency_s = 0.0
+    fake_openai.chat_route = True
+    stack.before_invoke = None
+    try:
+        yield
+    finally:
+        stack.before_invoke = None
+        fake_openai.latency_s = 0.0

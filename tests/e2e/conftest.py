@@ -3,7 +3,7 @@
 import pytest
 
 from tests.client import ApiClient
-from tests.stack_fixture import KEY_A, KEY_B, running_stack
+from tests.stack_fixture import KEY_A, KEY_B, clean_slate, running_stack
 
 __all__ = ["KEY_A", "KEY_B"]
 
@@ -16,12 +16,8 @@ def stack(fake_openai, tmp_path_factory):
 
 @pytest.fixture
 def api(stack, fake_openai):
-    fake_openai.reset()
-    fake_openai.latency_s = 0.0
-    fake_openai.chat_route = True
-    stack.before_invoke = None
-    yield ApiClient(stack.url, KEY_A)
-    stack.before_invoke = None
+    with clean_slate(stack, fake_openai):
+        yield ApiClient(stack.url, KEY_A)
 
 
 @pytest.fixture

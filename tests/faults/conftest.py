@@ -3,7 +3,7 @@
 import pytest
 
 from tests.faults.tally import TALLY, CountingClient
-from tests.stack_fixture import KEY_A, running_stack
+from tests.stack_fixture import KEY_A, clean_slate, running_stack
 
 RUN_TIMEOUT_S = 12
 WORKSPACE_LLM_CAP = 4
@@ -23,13 +23,8 @@ def stack(fake_openai, tmp_path_factory):
 
 @pytest.fixture
 def api(stack, fake_openai):
-    fake_openai.reset()
-    fake_openai.latency_s = 0.0
-    fake_openai.chat_route = True
-    stack.before_invoke = None
-    yield CountingClient(stack.url, KEY_A, TALLY)
-    stack.before_invoke = None
-    fake_openai.latency_s = 0.0
+    with clean_slate(stack, fake_openai):
+        yield CountingClient(stack.url, KEY_A, TALLY)
 
 
 @pytest.fixture
