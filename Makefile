@@ -58,7 +58,10 @@ lint: venv
 	$(VENV)/bin/cfn-lint template.yaml
 
 validate:
-	test -x .venv-sam/bin/sam || { $$(command -v python3.12 >/dev/null 2>&1 && echo python3.12 || echo "env PYENV_VERSION=3.12.1 python3.12") -m venv .venv-sam && .venv-sam/bin/pip install --quiet aws-sam-cli==1.170.0; }
+	@test -x .venv-sam/bin/sam || { \
+	  PYBIN=$$(for c in python3.12 "env PYENV_VERSION=3.12.1 python3.12" python3.13 python3.11 python3; do \
+	    if $$c -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1; then echo "$$c"; break; fi; done); \
+	  $$PYBIN -m venv .venv-sam && .venv-sam/bin/pip install --quiet --disable-pip-version-check aws-sam-cli==1.170.0; }
 	.venv-sam/bin/sam validate --lint --region us-east-1
 
 clean:
