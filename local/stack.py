@@ -42,7 +42,6 @@ LOCAL_OVERRIDES = ("LLM_PROVIDER", "OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_
                    "LLM_TIMEOUT_S", "LLM_MAX_RETRIES", "OPENAI_PROMPT_CACHE_KEY", "OPENAI_API_STYLE",
                    "RUN_TOKEN_TTL_S", "WORKSPACE_LLM_CONCURRENCY")
 _WRITE_METHODS = ("update_item", "put_item", "delete_item", "transact_write_items", "batch_write_item")
-_READ_METHODS = ("get_item", "query", "scan")
 DYNAMODB_REFUSALS: Counter[str] = Counter()  # "operation:exception" -> count, since start-up
 # Where the local engine cannot do what AWS does, and what it does instead.
 LOCAL_SUBSTITUTIONS = {
@@ -80,34 +79,15 @@ class LocalFunction:
 
 def _serialize_dynamodb_writes() -> None:
     """moto's DynamoDB is not atomic across threads: without this a conditional claim can have two winners,
-    and a read racing a write on one item can fail with 'dictionary changed size during iteration'."""
+    and a read racing a write on one item can fail with 'dictionary changed size during iteration'
+    (UpdateItem's request layer deep-copies the old item outside the backend call). So: one request at a
+    time, as DynamoDB would see them; and on each write, the hooks the snapshots and the benchmark need."""
     from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.responses import DynamoHandler
 
     if getattr(DynamoDBBackend, "_outreach_locked", False):
         return
-    lock = threading.RLock()
-    for name in _WRITE_METHODS + _READ_METHODS:
-        original = getattr(DynamoDBBackend, name)
-        writes = name in _WRITE_METHODS
-
-        def locked(self, *args, __original=original, __writes=writes, __name=name, **kwargs):
-            try:
-                with lock:
-                    result = __original(self, *args, **kwargs)
-            except Exception as error:
-                # Conditional writes that lost (claims, leases, write-once results) are the service's
-                # conflicts: the benchmark reports them per run.
-                DYNAMODB_REFUSALS[f"{__name}:{type(error).__name__}"] += 1
-                raise
-            if __writes:
-                mark_dirty()
-            return result
-
-        setattr(DynamoDBBackend, name, locked)
-    # The request layer also reads items outside the backend calls (UpdateItem deep-copies the old item
-    # for its answer): one request at a time, as DynamoDB would see them.
-    from moto.dynamodb.responses import DynamoHandler
-
+    lock = threading.Lock()
     handle = DynamoHandler.call_action
 
     def call_action_locked(self, *args, **kwargs):
@@ -115,6 +95,21 @@ def _serialize_dynamodb_writes() -> None:
             return handle(self, *args, **kwargs)
 
     DynamoHandler.call_action = call_action_locked
+    for name in _WRITE_METHODS:
+        original = getattr(DynamoDBBackend, name)
+
+        def observed(self, *args, __original=original, __name=name, **kwargs):
+            try:
+                result = __original(self, *args, **kwargs)
+            except Exception as error:
+                # Conditional writes that lost (claims, leases, write-once results) are the service's
+                # conflicts: the benchmark reports them per run.
+                DYNAMODB_REFUSALS[f"{__name}:{type(error).__name__}"] += 1
+                raise
+            mark_dirty()
+            return result
+
+        setattr(DynamoDBBackend, name, observed)
     DynamoDBBackend._outreach_locked = True
 
 
