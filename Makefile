@@ -11,7 +11,7 @@ help:
 	@echo "make bench    timings, dispatch latency, import times, sizes, tokens and cost on the local stack (bench/RESULTS.md)"
 	@echo "make test     the whole test suite (unit, integration on moto, end to end on the local stack)"
 	@echo "make serve    the service on 127.0.0.1:\$$PORT (default 3000) until Ctrl-C"
-	@echo "make openapi  write the API's OpenAPI document (generated from functions/api/app.py) to openapi.json"
+	@echo "make openapi  write the API's OpenAPI document (generated from the routes in layers/shared/outreach/api/) to openapi.json"
 	@echo "make lint     ruff-free static checks: cfn-lint on template.yaml"
 	@echo "make validate sam validate --lint (installs aws-sam-cli in .venv-sam)"
 
@@ -51,7 +51,7 @@ test-e2e: venv
 
 # The document is generated from the routes; tests/e2e/test_openapi.py fails when the committed file is stale.
 openapi: venv
-	PYTHONPATH=layers/shared:functions/api $(PY) -c 'import app; app.write_openapi("openapi.json")'
+	PYTHONPATH=layers/shared $(PY) -c 'from outreach.api.resolver import write_openapi; write_openapi("openapi.json")'
 	@echo "wrote openapi.json"
 
 lint: venv
