@@ -231,7 +231,7 @@ def test_an_unknown_run_with_a_valid_token_is_404(api, stack):
 
 # -------------------------------------------------------------- API keys
 def test_an_operator_created_key_opens_its_workspace_and_is_stored_only_hashed(stack):
-    from local.admin import create_key
+    from ops.keys import create_key
 
     key = create_key("ws_new", stack.table_name, stack.resolver.ref("ServiceSecret"), "us-east-1")
     client = ApiClient(stack.url, key)
