@@ -27,7 +27,7 @@ class SettingsError(RuntimeError):
 
 
 def env(name: str, default: str = "") -> str:
-    """One variable of the active environment (the per-invoke one locally, else ``os.environ``)."""
+    """One raw variable of the active environment. A setting belongs in :class:`Settings` (typed, validated once)."""
     override = _override.get()
     if override is not None:
         value = dict(override).get(name)

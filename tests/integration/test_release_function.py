@@ -1,4 +1,4 @@
-"""The release function's two inputs, parsed by Powertools' parser; the service secret through get_secret's cache."""
+"""The release function's two inputs, parsed by Powertools' parser: an EventBridge status change and a Catch-all."""
 
 from __future__ import annotations
 
@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from outreach.config import Settings
-from outreach.logic import auth, sessions, workers
+from outreach.logic import sessions, workers
 
 from .conftest import WS_A
 
@@ -50,17 +49,3 @@ def test_an_event_of_another_shape_is_refused_and_changes_nothing(stack, store, 
         stack.invoke("ReleaseFunction", event)
     assert store.get_run(run_id)["status"] == "QUEUED"
     assert sessions.get_session(store, WS_A, session["id"])["task_status"] == "generating_examples"
-
-
-def test_the_service_secret_is_cached_for_its_max_age_then_read_again(stack, monkeypatch):
-    secrets = stack.client("secretsmanager")
-    cached = Settings(service_secret_arn=secrets.create_secret(Name="cached", SecretString="first")["ARN"])
-    assert auth.service_secret(cached) == b"first"
-    secrets.put_secret_value(SecretId=cached.service_secret_arn, SecretString="rotated")
-    assert auth.service_secret(cached) == b"first"  # within its max age: no Secrets Manager call per request
-
-    monkeypatch.setattr(auth, "SECRET_MAX_AGE_S", 0)  # every value expires at once: a rotation shows immediately
-    expiring = Settings(service_secret_arn=secrets.create_secret(Name="expiring", SecretString="first")["ARN"])
-    assert auth.service_secret(expiring) == b"first"
-    secrets.put_secret_value(SecretId=expiring.service_secret_arn, SecretString="rotated")
-    assert auth.service_secret(expiring) == b"rotated"
