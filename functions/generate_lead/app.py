@@ -4,6 +4,7 @@ from typing import Any
 
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 from aws_lambda_powertools.utilities.parser import BaseModel, event_parser
 
 from outreach import METRICS_NAMESPACE, SERVICE_NAME, runtime
@@ -30,6 +31,8 @@ def add_review_metrics(review: dict) -> None:
         metrics.add_metric(name="ExamplesNeedingReview", unit=MetricUnit.Count, value=1)
     if review["attempts"] > 1:
         metrics.add_metric(name="ReviewRepairs", unit=MetricUnit.Count, value=1)
+    if is_metrics_disabled():  # single_metric prints whatever POWERTOOLS_METRICS_DISABLED says
+        return
     for check in review["checks"]:
         with single_metric(
             name="ReviewFlags", unit=MetricUnit.Count, value=1, namespace=METRICS_NAMESPACE,
