@@ -23,7 +23,7 @@ class Sources:
     token_set: frozenset[str]
     folded: str  # the whole text folded, for URLs and scripts written without spaces
     values: dict[str, set[float]]  # figure values by kind
-    written: set[str]  # dates and times as written, folded and tokenised
+    written: set[str]  # figures as written (kind, folded and tokenised): how dates and times are compared
 
     @classmethod
     def of(cls, texts: list[str]) -> Sources:
@@ -37,7 +37,7 @@ class Sources:
                 if figure.value is not None:
                     values[figure.kind].add(figure.value)
                     values["number"].add(figure.value)
-                written.add(" ".join(tokens(figure.text)))
+                written.add(_written(figure.kind, figure.text))
         return cls(
             token_stream=f" {' '.join(stream)} ",
             token_set=frozenset(stream),
@@ -71,7 +71,7 @@ class Sources:
         return caseless_runs(self.folded)
 
     def has_figure(self, kind: str, value: float | None, written: str) -> bool:
-        if " ".join(tokens(written)) in self.written:
+        if _written(kind, written) in self.written:
             return True
         if value is None:
             return False
@@ -80,6 +80,10 @@ class Sources:
         if kind == "money":
             return value in self.values["money"] or value in self.values["number"]
         return value in self.values["number"]
+
+
+def _written(kind: str, text: str) -> str:
+    return f"{kind}:{' '.join(tokens(text))}"
 
 
 def caseless_runs(text: str) -> list[str]:

@@ -67,15 +67,29 @@ def word_count(text: str) -> int:
 _SPAN = re.compile(r"[^\W_]+(?:['\u2019][sS](?![^\W_]))?|&")
 
 
+@lru_cache(maxsize=64)
+def _word_index(text: str) -> tuple[tuple[tuple[int, int, str], ...], dict[str, list[int]]]:
+    """The words of ``text`` once (start, end, token), and where each token occurs: many phrases are
+    looked up in one email."""
+    flat = []
+    for match in _SPAN.finditer(text):
+        found = tokens(match.group(0))
+        if found:
+            flat.append((match.start(), match.end(), found[0]))
+    where: dict[str, list[int]] = {}
+    for i, (_, _, token) in enumerate(flat):
+        where.setdefault(token, []).append(i)
+    return tuple(flat), where
+
+
 def find_written(text: str, phrase: str) -> str | None:
     """Where ``phrase`` appears in ``text`` as whole words (case-insensitive, possessives and punctuation
     normalised), the words as written in ``text``; else None."""
     wanted = tokens(phrase)
     if not wanted:
         return None
-    spans = [(m.start(), m.end(), tokens(m.group(0))) for m in _SPAN.finditer(text)]
-    flat = [(start, end, found[0]) for start, end, found in spans if found]
-    for i in range(len(flat) - len(wanted) + 1):
+    flat, where = _word_index(text)
+    for i in where.get(wanted[0], ()):
         if [t for _, _, t in flat[i:i + len(wanted)]] == wanted:
             return strip_possessive(text[flat[i][0]:flat[i + len(wanted) - 1][1]])
     return None
