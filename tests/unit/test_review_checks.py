@@ -37,6 +37,11 @@ def test_sentence_starts_and_ordinary_capitalised_words_are_not_flagged():
     assert ungrounded(body) == []
 
 
+def test_the_senders_name_after_a_sign_off_is_not_a_claim_about_the_prospect():
+    assert ungrounded("Hi Priya,\n\nOpen to a call?\n\nBest regards,\n\nSam Carter") == []
+    assert ungrounded("Hi Priya,\n\nSam Carter says hi.\n\nThanks,\nSam") == ["Sam Carter"]
+
+
 def test_a_name_mid_sentence_is_flagged_as_written():
     assert ungrounded("Teams like Globex Corporation and Initech use it.") == ["Globex Corporation", "Initech"]
 

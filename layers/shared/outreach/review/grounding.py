@@ -30,6 +30,11 @@ SENTENCE_END = re.compile(r"[.!?:;\u2026]")
 # Lower-case words inside a name: "Bank of America", "Harbor & Pine", "Ludwig van Beethoven".
 CONNECTORS = frozenset({"of", "de", "la", "le", "van", "von", "der", "den", "da", "di", "du", "del", "y"})
 _TRAILING = ".,;:!?)'\""
+SIGN_OFF = re.compile(
+    r"^\s*(?:best|best regards|kind regards|warm regards|regards|thanks|thank you|many thanks|cheers|sincerely|"
+    r"warmly|talk soon|speak soon|all the best|best wishes)\s*[,.!-]*\s*$",
+    re.IGNORECASE,
+)
 
 
 @dataclass
@@ -130,9 +135,30 @@ def _phrases(text: str) -> list[list[_Word]]:
     return phrases
 
 
+def _signature(text: str) -> range:
+    """The line that signs the email after a sign-off ("Best,\nSam Carter"): the sender's name is not a claim
+    about the prospect, so it is not checked for names. Empty when there is no such line."""
+    lines = text.split("\n")
+    offset = 0
+    for i, line in enumerate(lines):
+        offset += len(line) + 1
+        if SIGN_OFF.match(line):
+            rest = offset
+            for following in lines[i + 1:]:
+                if following.strip():
+                    if len(following.split()) <= 4:
+                        return range(rest, rest + len(following))
+                    break
+                rest += len(following) + 1
+    return range(0)
+
+
 def _proper_nouns(text: str, sources: Sources) -> list[tuple[int, str]]:
     hits: list[tuple[int, str]] = []
+    signature = _signature(text)
     for phrase in _phrases(text):
+        if phrase[0].start in signature:
+            continue
         if phrase[0].sentence_start:
             if len(phrase) == 1:
                 continue  # a sentence's first word is capitalised whatever it is
