@@ -69,12 +69,32 @@ class _RosterUnreadable:
         raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow"}}, "Query")
 
 
+def test_the_worker_reads_the_other_leads_from_its_run_and_queries_nothing(
+    store, llm, fake_openai, make_session, make_generate_run
+):
+    fake_openai.script_emails("Ann", {"subject": "Hi", "body": "Hi Ann,\n\nBo Diaz at Initech says hi.\n\nBest"})
+    run_id = make_generate_run(make_session(), [ANN, BO])
+    assert workers.generate_lead(_RosterUnreadable(store), llm, run_id, 0)["status"] == "completed"
+    flags = {f["check"]: f["evidence"] for f in store.get_lead(run_id, 0)["review"]["flags"]}
+    assert flags["other_lead"] == ["Bo Diaz", "Initech"]
+
+
 def test_a_review_that_cannot_read_the_other_leads_says_so_and_the_email_lands(
     store, writer, make_session, make_generate_run
 ):
-    run_id = make_generate_run(make_session(), [ANN, BO])
+    run_id = make_generate_run(make_session(), [ANN, BO], with_roster=False)  # an older run: one query
     assert workers.generate_lead(_RosterUnreadable(store), writer, run_id, 0)["status"] == "completed"
     lead = store.get_lead(run_id, 0)
     assert lead["body"].startswith("Hi Ann,")
     assert lead["review"]["verdict"] == "needs_review"
     assert [(f["check"], f["evidence"]) for f in lead["review"]["flags"]] == [("review_error", ["other_lead"])]
+
+
+def test_an_older_run_without_a_roster_finds_the_other_leads_with_one_query(
+    store, llm, fake_openai, make_session, make_generate_run
+):
+    fake_openai.script_emails("Ann", {"subject": "Hi", "body": "Hi Ann,\n\nCy at Globex says hi.\n\nBest"})
+    run_id = make_generate_run(make_session(), [ANN, BO, CY], with_roster=False)
+    workers.generate_lead(store, llm, run_id, 0)
+    flags = {f["check"]: f["evidence"] for f in store.get_lead(run_id, 0)["review"]["flags"]}
+    assert flags["other_lead"] == ["Globex"]

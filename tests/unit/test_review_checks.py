@@ -160,6 +160,13 @@ def test_another_leads_full_name_or_company_is_found_as_written():
 def test_first_names_and_this_leads_own_company_are_not_another_lead():
     body = "Hi Priya, Marcus and Elena said Ledgerline Finance is growing."
     assert other_lead_strings("", body, PRIYA, OTHERS) == []
+    only_a_first_name = (OtherLead(full_name="Sam", company=None),)
+    assert other_lead_strings("", "Hi Priya,\n\nBest,\nSam", PRIYA, only_a_first_name) == []
+
+
+def test_names_written_without_spaces_are_whole_names():
+    others = (OtherLead(full_name="田中愛子", company="山田商事"),)
+    assert other_lead_strings("", "Priya, 田中愛子 and 山田商事 agree.", PRIYA, others) == ["田中愛子", "山田商事"]
 
 
 def test_a_company_this_leads_own_data_names_is_about_this_lead():

@@ -15,6 +15,7 @@ from outreach.dal.dynamodb import FINAL_STATUSES
 from outreach.errors import DispatchFailed
 from outreach.logic.auth import issue_run_token
 from outreach.logic.leads import lead_id
+from outreach.logic.review import roster
 from outreach.models.requests import ChatTurnRequest, GenerateExamplesRequest
 
 logger = Logger(service=SERVICE_NAME, child=True)
@@ -99,6 +100,7 @@ def dispatch_generate(
             leads.append({"index": index, "lead": sent, "lead_id": lead_id(sent), "status": "pending", "expires_at": ttl})
         run = {
             "total": len(leads),
+            "roster": roster([lead["lead"] for lead in leads]),
             "context": {
                 "skeleton": session.get("skeleton"),
                 "draft_subject": session.get("draft_subject"),
