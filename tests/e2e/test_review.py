@@ -164,3 +164,16 @@ def test_a_failed_lead_has_no_review_and_counts_in_neither_tally(api, fake_opena
     examples = api.wait_idle(session["id"])["generated_examples"]
     assert examples[0]["status"] == "failed" and examples[0]["review"] is None
     assert run_of(api, dispatch)["review"] == {"ok": 1, "needs_review": 0}
+
+
+def test_the_run_keeps_the_batchs_names_for_the_check_and_shows_none_of_them(api, stack):
+    session = api.session_with_framework()
+    dispatch = api.generate(session["id"], [PRIYA, MARCUS], isFirstBatch=True).body
+    api.wait_idle(session["id"])
+    item = stack.client("dynamodb").get_item(
+        TableName=stack.table_name, Key={"pk": {"S": f"R#{dispatch['runId']}"}, "sk": {"S": "RUN"}}
+    )["Item"]
+    names = [(e["M"]["full_name"]["S"], e["M"]["company"]["S"]) for e in item["roster"]["L"]]
+    assert names == [("Priya Raman", "Ledgerline Finance"), ("Marcus Oyelaran", "Harbor & Pine Logistics")]
+    assert "roster" not in item["context"]["M"]  # prompts are built from the context
+    assert "roster" not in run_of(api, dispatch)
