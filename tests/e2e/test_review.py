@@ -121,8 +121,8 @@ def test_the_repair_names_only_the_strings_of_that_email_and_no_other_lead(api, 
             assert other["last_name"] not in everything_aiko_saw and other["company"] not in everything_aiko_saw
 
     # Tobias's email named Priya: his repair request may quote that, and nothing else of hers.
-    tobias_repair = json.dumps(fake_openai.email_prompts_for("Tobias")[1][-1], ensure_ascii=False)
-    assert "Priya Raman" in tobias_repair and "40-person" not in tobias_repair and "linkedin" not in tobias_repair
+    tobias_repair = json.dumps(fake_openai.email_prompts_for("Tobias")[1], ensure_ascii=False)
+    assert "Priya Raman" in tobias_repair and "40-person" not in tobias_repair and "priya-raman" not in tobias_repair
     # Clean leads were asked once.
     assert len(fake_openai.email_prompts_for("Daniel")) == 1
 

@@ -42,7 +42,9 @@ def test_bad_then_clean_keeps_the_second_answer(store, llm, fake_openai, make_se
     assert lead["review"] == {"verdict": "ok", "flags": [], "attempts": 2}
     assert out["review"] == {"verdict": "ok", "checks": [], "attempts": 2}
     first, second = fake_openai.email_prompts_for("Ann")
-    assert lead["usage"]["input_tokens"] > 0 and second[: len(first)] == first  # the same talk, then the fix
+    assert second[:-1] == first[:-1]  # the shared prefix, as cached
+    assert second[-1]["content"].endswith(first[-1]["content"])  # the same prospect, last
+    assert "Globex Corporation" in second[-1]["content"] and "{{company}}" in second[-1]["content"]
 
 
 def test_a_failed_repair_call_keeps_the_first_email(store, llm, fake_openai, make_session, make_generate_run):

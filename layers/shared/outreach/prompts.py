@@ -175,8 +175,8 @@ def framework_prompt(
 
 
 REPAIR_INSTRUCTIONS = """\
-Your email above cannot be sent as it is. Write it again for the same prospect, changing only what is \
-needed to fix these problems:
+Your earlier email for this prospect, inside <previous_email> tags, cannot be sent as it is. Write it again, \
+changing only what is needed to fix these problems:
 {problems}
 Keep the framework, the tone, the call to action and the length limit. Use only facts from the prospect \
 data, the framework and the earlier emails; where a detail is missing, write around it. Answer with the \
@@ -193,7 +193,8 @@ REPAIR_PROBLEMS = {
 
 
 def repair_prompt(prompt: Prompt, subject: str, body: str, problems: dict[str, list[str]]) -> Prompt:
-    """The same conversation, the model's first answer, and what to fix in it.
+    """The same shared prefix, then one message: what to fix, the earlier answer, and the same prospect last
+    (as in every email prompt).
 
     Only strings found in that answer are named (the review's evidence): nothing of any other lead is added.
     """
@@ -202,13 +203,14 @@ def repair_prompt(prompt: Prompt, subject: str, body: str, problems: dict[str, l
         for check, strings in problems.items()
         if strings and check in REPAIR_PROBLEMS
     ]
-    messages = [
-        *prompt.messages,
-        {"role": "assistant", "content": json.dumps({"subject": subject, "body": body}, ensure_ascii=False)},
-        {"role": "user", "content": REPAIR_INSTRUCTIONS.format(problems="\n".join(lines))},
-    ]
+    *shared, prospect = prompt.messages
+    fix = (
+        f"{REPAIR_INSTRUCTIONS.format(problems=chr(10).join(lines))}\n\n"
+        f"<previous_email>\n{_data({'subject': subject, 'body': body})}\n</previous_email>\n\n"
+        f"{prospect['content']}"
+    )
     return Prompt(
-        messages=messages,
+        messages=[*shared, {"role": "user", "content": fix}],
         cache_key=prompt.cache_key,
         shared_prefix_chars=prompt.shared_prefix_chars,
         context={**prompt.context, "repair": {"subject": subject, "body": body, "problems": problems}},
