@@ -46,6 +46,12 @@ def test_a_name_mid_sentence_is_flagged_as_written():
     assert ungrounded("Teams like Globex Corporation and Initech use it.") == ["Globex Corporation", "Initech"]
 
 
+def test_a_word_with_capitals_inside_is_a_name_even_first_in_a_sentence():
+    assert ungrounded("Hi Priya,\n\nTechCorp and IBM use it. CRM notes, AI and OK are ordinary.") == [
+        "TechCorp", "IBM",
+    ]
+
+
 def test_a_name_of_several_words_at_a_sentence_start_is_flagged_whole():
     assert ungrounded("Hi Priya,\n\nStark Industries cut ramp time in half.") == ["Stark Industries"]
 

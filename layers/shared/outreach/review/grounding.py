@@ -153,6 +153,12 @@ def _signature(text: str) -> range:
     return range(0)
 
 
+def _capitals_inside(word: str) -> bool:
+    """Capitals past the first letter ("TechCorp", "iPhone", "IBM"): a name wherever it stands."""
+    letters = [c for c in strip_possessive(word) if c.isalpha()]
+    return any(c.isupper() for c in letters[1:])
+
+
 def _proper_nouns(text: str, sources: Sources) -> list[tuple[int, str]]:
     hits: list[tuple[int, str]] = []
     signature = _signature(text)
@@ -160,8 +166,8 @@ def _proper_nouns(text: str, sources: Sources) -> list[tuple[int, str]]:
         if phrase[0].start in signature:
             continue
         if phrase[0].sentence_start:
-            if len(phrase) == 1:
-                continue  # a sentence's first word is capitalised whatever it is
+            if len(phrase) == 1 and not _capitals_inside(phrase[0].text):
+                continue  # a sentence's first word is capitalised whatever it is; "TechCorp" or "IBM" is a name
             if is_ordinary(phrase[0].text):
                 phrase = phrase[1:]
         while phrase and (is_ordinary(phrase[0].text) or phrase[0].text in CONNECTORS):
