@@ -129,6 +129,15 @@ class DynamoDBSessionStore:
             return None
         return item
 
+    def get_session_messages(self, workspace_id: str, session_id: str) -> list[dict[str, Any]]:
+        """The chat only (a lead's review reads it): not the examples, which can be hundreds of KB."""
+        item = self._table.get_item(
+            Key=session_key(session_id), ProjectionExpression="workspace_id, messages"
+        ).get("Item")
+        if not item or item.get("workspace_id") != workspace_id:
+            return []
+        return from_item(item).get("messages") or []
+
     def list_sessions(self, workspace_id: str, campaign_id: str) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
         kwargs: dict[str, Any] = {

@@ -15,6 +15,7 @@ from outreach.dal.dynamodb import FINAL_STATUSES
 from outreach.errors import DispatchFailed
 from outreach.logic.auth import issue_run_token
 from outreach.logic.leads import lead_id
+from outreach.logic.review import roster
 from outreach.models.requests import ChatTurnRequest, GenerateExamplesRequest
 
 logger = Logger(service=SERVICE_NAME, child=True)
@@ -103,6 +104,7 @@ def dispatch_generate(
             )
         run = {
             "total": len(leads),
+            "roster": roster([lead["lead"] for lead in leads]),
             "context": {
                 "skeleton": session.get("skeleton"),
                 "draft_subject": session.get("draft_subject"),
@@ -179,6 +181,7 @@ def example_from(lead_item: dict[str, Any], run: dict[str, Any]) -> dict[str, An
         "run_id": run["id"],
         "framework_version": (run.get("context") or {}).get("framework_version", 0),
         "created_at": lead_item.get("finished_at") or run.get("created_at"),
+        "review": lead_item.get("review") if lead_item.get("status") == "completed" else None,
     }
 
 
@@ -191,6 +194,12 @@ def tally(leads: list[dict[str, Any]]) -> tuple[dict[str, int], dict[str, int]]:
         for name in usage:
             usage[name] += int((lead.get("usage") or {}).get(name, 0))
     return progress, usage
+
+
+def review_tally(leads: list[dict[str, Any]]) -> dict[str, int]:
+    """How many finished emails can be trusted as written, and how many a rep should read first."""
+    verdicts = [(lead.get("review") or {}).get("verdict") for lead in leads if lead.get("status") == "completed"]
+    return {"ok": verdicts.count("ok"), "needs_review": verdicts.count("needs_review")}
 
 
 def run_view(store: SessionStore, run: dict[str, Any]) -> dict[str, Any]:
@@ -211,6 +220,7 @@ def run_view(store: SessionStore, run: dict[str, Any]) -> dict[str, Any]:
         if view["status"] == "QUEUED" and progress["completed"] + progress["failed"]:
             view["status"] = "EXECUTING"  # leads are landing, whichever worker marks the run first
         view["examples"] = [example_from(lead, run) for lead in leads if lead.get("status") != "pending"]
+        view["review"] = review_tally(leads)
     else:
         done = run["status"] in FINAL_STATUSES
         progress = {
@@ -220,8 +230,10 @@ def run_view(store: SessionStore, run: dict[str, Any]) -> dict[str, Any]:
         }
         usage = run.get("usage") or {"input_tokens": 0, "cached_input_tokens": 0, "output_tokens": 0}
     examples = view.pop("examples", None)
+    review = view.pop("review", {"ok": 0, "needs_review": 0})
     view["progress"] = progress
     view["usage"] = usage
+    view["review"] = review
     if examples is not None:
         view["examples"] = examples
     return view

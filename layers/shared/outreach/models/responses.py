@@ -59,6 +59,27 @@ class DraftVersion(Answer):
     replaced_at: Timestamp
 
 
+class ReviewFlag(Answer):
+    check: Literal[
+        "unresolved_placeholder", "ungrounded_fact", "other_lead", "over_word_limit", "spam_phrase", "review_error"
+    ] = Field(description="Which check fired (README: Reviews).")
+    detail: str = Field(description="What to do about it, in a sentence a rep can act on.")
+    evidence: list[str] = Field(description="The exact strings of the email that made the check fire.")
+
+
+class Review(Answer):
+    """The service's own checks of one email against the inputs it was written from (not the model's)."""
+
+    verdict: Literal["ok", "needs_review"] = Field(description="needs_review when any check fired.")
+    flags: list[ReviewFlag]
+    attempts: int = Field(ge=1, description="Model calls behind this email: 2 when it was asked once more.")
+
+
+class ReviewTally(Answer):
+    ok: int = Field(ge=0, description="Completed emails no check flagged.")
+    needs_review: int = Field(ge=0, description="Completed emails with at least one flag.")
+
+
 class Example(Answer):
     """One lead's sample email, as written by a generate-examples run."""
 
@@ -71,6 +92,9 @@ class Example(Answer):
     run_id: str = Field(pattern=RUN_ID_PATTERN)
     framework_version: int = Field(ge=0, description="The session's framework_version the email was written from.")
     created_at: Timestamp
+    review: Review | None = Field(
+        default=None, description="The checks' verdict on this email; null when the lead failed."
+    )
 
     # The lead is returned as it was stored: not re-validated against today's request limits, nothing added.
     @field_validator("lead", mode="wrap")
@@ -147,6 +171,7 @@ class Run(Answer):
     error: str | None = Field(description="Why the run failed; null otherwise.")
     progress: Progress
     usage: Usage
+    review: ReviewTally = Field(description="generate_examples runs: the verdicts of the emails finished so far.")
     examples: list[Example] = Field(
         default_factory=list, description="generate_examples runs only: the leads finished so far."
     )
@@ -183,6 +208,9 @@ __all__ = [
     "FieldProblem",
     "Message",
     "Progress",
+    "Review",
+    "ReviewFlag",
+    "ReviewTally",
     "Run",
     "Session",
     "SessionList",
