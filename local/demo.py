@@ -2,7 +2,8 @@
 
 Creates a session, runs the chat turns of events/chat_turns.json, generates one
 email per lead of events/sample_leads.json, and prints the emails and the run's
-figures, with the service's review of each email (verdict and flags). Offline writer by default; OpenAI when OPENAI_API_KEY is set.
+figures, with the service's review of each email (verdict and flags). Offline writer by default;
+OpenAI when OPENAI_API_KEY is set.
 """
 
 from __future__ import annotations

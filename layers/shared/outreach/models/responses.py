@@ -171,7 +171,9 @@ class Run(Answer):
     error: str | None = Field(description="Why the run failed; null otherwise.")
     progress: Progress
     usage: Usage
-    review: ReviewTally = Field(description="generate_examples runs: the verdicts of the emails finished so far.")
+    review: ReviewTally | None = Field(
+        default=None, description="generate_examples runs: the verdicts of the emails finished so far."
+    )
     examples: list[Example] = Field(
         default_factory=list, description="generate_examples runs only: the leads finished so far."
     )

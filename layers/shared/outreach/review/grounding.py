@@ -15,7 +15,7 @@ from outreach.review.numbers import find_figures, mask
 from outreach.review.ordinary import is_ordinary
 from outreach.review.placeholders import PLACEHOLDER_PATTERNS
 from outreach.review.sources import Sources, caseless_runs
-from outreach.review.text import is_caseless_letter, is_capitalised, strip_possessive
+from outreach.review.text import is_capitalised, is_caseless_letter, strip_possessive
 
 EMAIL_ADDRESS = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 URL = re.compile(

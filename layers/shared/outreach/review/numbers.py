@@ -24,7 +24,8 @@ _PATTERNS: list[tuple[str, re.Pattern]] = [
     ("date", re.compile(rf"\b(?:{MONTH_PATTERN})\.?\s+\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s+\d{{4}})?\b", re.IGNORECASE)),
     ("date", re.compile(rf"\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?(?:{MONTH_PATTERN})\b\.?(?:,?\s+\d{{4}})?",
                         re.IGNORECASE)),
-    ("date", re.compile(r"\b\d{4}-\d{1,2}-\d{1,2}\b|\b\d{1,2}[/.]\d{1,2}[/.]\d{2,4}\b|(?<![\w/])\d{1,2}/\d{1,2}(?![\w/])")),
+    ("date", re.compile(r"\b\d{4}-\d{1,2}-\d{1,2}\b|\b\d{1,2}[/.]\d{1,2}[/.]\d{2,4}\b"
+                        r"|(?<![\w/])\d{1,2}/\d{1,2}(?![\w/])")),
     ("time", re.compile(r"\b\d{1,2}(?::\d{2})?\s?(?:a\.?m\.?|p\.?m\.?)(?!\w)|\b\d{1,2}:\d{2}\b", re.IGNORECASE)),
     ("money", re.compile(rf"(?:[$€£¥₹]|\b(?:usd|eur|gbp)\s?)(?:{_NUM})(?:\s?{_SCALE}\b)?", re.IGNORECASE)),
     ("money", re.compile(rf"(?<![\w.,])(?:{_NUM})(?:\s?{_SCALE})?\s?{_CURRENCY_WORDS}\b", re.IGNORECASE)),
