@@ -40,6 +40,7 @@ OPERATIONS = [
     ("POST", f"{SESSION}/turn"),
     ("POST", f"{SESSION}/generate-examples"),
     ("GET", "/api/runs/{run_id}"),
+    ("POST", "/api/runs/{run_id}/cancel"),
 ]
 # Valid bodies for the dispatch routes, drawn now and then in place of schemathesis' (whose leads rarely pass the
 # "a name, a company or a linkedin_url" rule), so dispatches get through to a run.

@@ -7,6 +7,7 @@ tests can reset it with :func:`reset`.
 from __future__ import annotations
 
 import functools
+import sys
 
 import boto3
 
@@ -55,3 +56,6 @@ def reset() -> None:
     from outreach.logic import auth
 
     auth._secret_cache.clear()
+    idempotency = sys.modules.get("outreach.logic.idempotency")  # loaded by the first keyed dispatch only
+    if idempotency is not None:
+        idempotency._persistence.cache_clear()

@@ -27,7 +27,7 @@ SESSION_SK = "SESSION"
 RUN_SK = "RUN"
 LEAD_PREFIX = "LEAD#"
 BY_CAMPAIGN_INDEX = "by_campaign"
-FINAL_STATUSES = ("COMPLETED", "FAILED")
+FINAL_STATUSES = ("COMPLETED", "FAILED", "CANCELED")
 KEY_CACHE_S = 30  # a warm API container re-reads a key's workspace at most this often
 _INTERNAL = ("pk", "sk", "gsi1pk", "gsi1sk", "workspace_id", "expires_at", "task_run_id", "task_expires_at")
 _deserializer = TypeDeserializer()
@@ -363,6 +363,45 @@ class DynamoDBSessionStore:
             )
             is not None
         )
+
+    # ------------------------------------------------------ run control
+    def cancel_run(self, run_id: str, run_fields: dict[str, Any]) -> bool:
+        """Mark a running run CANCELED; False when it had already finished (its status decides, not the caller)."""
+        return self.fail_run(run_id, {**run_fields, "status": "CANCELED"})
+
+    def cancel_pending_leads(self, run_id: str, now_iso: str) -> int:
+        """Close every lead of a run still pending, so a late worker's write-once result is refused."""
+        canceled = 0
+        for sk, status in self._lead_states(run_id):
+            if status != "pending":
+                continue
+            canceled += self._update_if(
+                Key={"pk": f"R#{run_id}", "sk": sk},
+                UpdateExpression="SET #s = :canceled, finished_at = :now",
+                ConditionExpression="#s = :pending",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={":canceled": "canceled", ":pending": "pending", ":now": now_iso},
+            ) is not None
+        return canceled
+
+    def run_lead_states(self, run_id: str) -> list[str]:
+        """Each lead's status only, in index order: what a run's version is counted from."""
+        return [status for _, status in self._lead_states(run_id)]
+
+    def _lead_states(self, run_id: str) -> list[tuple[str, str]]:
+        out: list[tuple[str, str]] = []
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": Key("pk").eq(f"R#{run_id}") & Key("sk").begins_with(LEAD_PREFIX),
+            "ProjectionExpression": "sk, #s",
+            "ExpressionAttributeNames": {"#s": "status"},
+            "ConsistentRead": True,
+        }
+        while True:
+            page = self._table.query(**kwargs)
+            out += [(str(i["sk"]), str(i.get("status", ""))) for i in page.get("Items", [])]
+            if "LastEvaluatedKey" not in page:
+                return out
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     # ------------------------------------------------------- LLM concurrency
     def acquire_llm_slot(self, workspace_id: str, lease_id: str, *, cap: int, now: int, expires_at: int) -> bool:

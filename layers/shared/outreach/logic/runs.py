@@ -37,6 +37,7 @@ def _start(
     kind: str,
     state_machine_arn: str,
     build_run,
+    idempotency_key: str | None = None,
 ) -> dict[str, str]:
     """Claim the session, record the run, start its execution. Any failure after the claim releases it."""
     run_id = new_run_id()
@@ -62,6 +63,8 @@ def _start(
             finished_at=None,
             expires_at=_ttl(settings),
         )
+        if idempotency_key:  # which keyed dispatch started it: a concurrent retry's 409 can name it
+            run["idempotency_key"] = idempotency_key
         store.create_run(run, leads)
         sfn.start_execution(stateMachineArn=state_machine_arn, name=run_id, input=json.dumps(execution_input))
     except Exception:
@@ -90,6 +93,8 @@ def dispatch_generate(
     workspace_id: str,
     session_id: str,
     request: GenerateExamplesRequest,
+    *,
+    idempotency_key: str | None = None,
 ) -> dict[str, str]:
     def build(run_id: str, session: dict[str, Any]):
         ttl = _ttl(settings)
@@ -120,6 +125,7 @@ def dispatch_generate(
         kind=GENERATE,
         state_machine_arn=settings.generate_state_machine_arn,
         build_run=build,
+        idempotency_key=idempotency_key,
     )
 
 
@@ -131,6 +137,8 @@ def dispatch_chat_turn(
     workspace_id: str,
     session_id: str,
     request: ChatTurnRequest,
+    *,
+    idempotency_key: str | None = None,
 ) -> dict[str, str]:
     def build(run_id: str, session: dict[str, Any]):
         run = {
@@ -155,6 +163,7 @@ def dispatch_chat_turn(
         kind=CHAT_TURN,
         state_machine_arn=settings.chat_state_machine_arn,
         build_run=build,
+        idempotency_key=idempotency_key,
     )
 
 
@@ -185,6 +194,26 @@ def tally(leads: list[dict[str, Any]]) -> tuple[dict[str, int], dict[str, int]]:
     return progress, usage
 
 
+FINISHED_LEAD = ("completed", "failed")
+# A run's status moves one way: QUEUED -> EXECUTING -> one final status. Its rank is part of its version.
+_STATUS_RANK = {"QUEUED": 0, "EXECUTING": 1, **{status: 2 for status in FINAL_STATUSES}}
+
+
+def shown_status(run: dict[str, Any], finished_leads: int) -> str:
+    """The run's status as clients see it: leads landing mean it runs, whichever worker marks the run first."""
+    if run["status"] == "QUEUED" and finished_leads:
+        return "EXECUTING"
+    return run["status"]
+
+
+def run_version(run: dict[str, Any], lead_states: list[str]) -> int:
+    """Grows with every change a client can see (a lead finished, a status change) and never goes back: finished
+    leads only grow and the status only moves forward. Counted from the lead items and the run's status, so the
+    leads never write a shared counter. 1 for a new run, so ``after=0`` always answers at once."""
+    finished = sum(1 for state in lead_states if state in FINISHED_LEAD)
+    return 1 + finished + _STATUS_RANK.get(shown_status(run, finished), 0)
+
+
 def run_view(store: SessionStore, run: dict[str, Any]) -> dict[str, Any]:
     """The run as its token holder sees it; a generate run lists the examples finished so far."""
     view = {
@@ -197,21 +226,22 @@ def run_view(store: SessionStore, run: dict[str, Any]) -> dict[str, Any]:
         "finished_at": run.get("finished_at"),
         "error": run.get("error"),
     }
+    lead_states: list[str] = []
     if run["kind"] == GENERATE:
         leads = store.get_run_leads(run["id"])
+        lead_states = [lead.get("status", "") for lead in leads]
         progress, usage = tally(leads)
-        if view["status"] == "QUEUED" and progress["completed"] + progress["failed"]:
-            view["status"] = "EXECUTING"  # leads are landing, whichever worker marks the run first
-        view["examples"] = [example_from(lead, run) for lead in leads if lead.get("status") != "pending"]
+        view["status"] = shown_status(run, progress["completed"] + progress["failed"])
+        view["examples"] = [example_from(lead, run) for lead in leads if lead.get("status") in FINISHED_LEAD]
     else:
-        done = run["status"] in FINAL_STATUSES
         progress = {
             "total": 1,
             "completed": int(run["status"] == "COMPLETED"),
-            "failed": int(done and run["status"] != "COMPLETED"),
+            "failed": int(run["status"] == "FAILED"),
         }
         usage = run.get("usage") or {"input_tokens": 0, "cached_input_tokens": 0, "output_tokens": 0}
     examples = view.pop("examples", None)
+    view["version"] = run_version(run, lead_states)
     view["progress"] = progress
     view["usage"] = usage
     if examples is not None:
