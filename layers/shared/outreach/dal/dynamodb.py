@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 import boto3
-from boto3.dynamodb.conditions import Key
+from boto3.dynamodb.conditions import Attr, Key
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
@@ -372,9 +372,7 @@ class DynamoDBSessionStore:
     def cancel_pending_leads(self, run_id: str, now_iso: str) -> int:
         """Close every lead of a run still pending, so a late worker's write-once result is refused."""
         canceled = 0
-        for sk, status in self._lead_states(run_id):
-            if status != "pending":
-                continue
+        for sk in self._pending_lead_keys(run_id):
             canceled += self._update_if(
                 Key={"pk": f"R#{run_id}", "sk": sk},
                 UpdateExpression="SET #s = :canceled, finished_at = :now",
@@ -384,23 +382,32 @@ class DynamoDBSessionStore:
             ) is not None
         return canceled
 
-    def run_lead_states(self, run_id: str) -> list[str]:
-        """Each lead's status only, in index order: what a run's version is counted from."""
-        return [status for _, status in self._lead_states(run_id)]
+    def count_finished_leads(self, run_id: str) -> int:
+        """How many of a run's leads have a result (completed or failed): a count, no item comes back."""
+        return sum(
+            int(page.get("Count", 0))
+            for page in self._lead_pages(
+                run_id, Select="COUNT", FilterExpression=Attr("status").is_in(["completed", "failed"])
+            )
+        )
 
-    def _lead_states(self, run_id: str) -> list[tuple[str, str]]:
-        out: list[tuple[str, str]] = []
+    def _pending_lead_keys(self, run_id: str) -> list[str]:
+        pages = self._lead_pages(
+            run_id, ProjectionExpression="sk", FilterExpression=Attr("status").eq("pending")
+        )
+        return [str(item["sk"]) for page in pages for item in page.get("Items", [])]
+
+    def _lead_pages(self, run_id: str, **query: Any):
         kwargs: dict[str, Any] = {
             "KeyConditionExpression": Key("pk").eq(f"R#{run_id}") & Key("sk").begins_with(LEAD_PREFIX),
-            "ProjectionExpression": "sk, #s",
-            "ExpressionAttributeNames": {"#s": "status"},
             "ConsistentRead": True,
+            **query,
         }
         while True:
             page = self._table.query(**kwargs)
-            out += [(str(i["sk"]), str(i.get("status", ""))) for i in page.get("Items", [])]
+            yield page
             if "LastEvaluatedKey" not in page:
-                return out
+                return
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     # ------------------------------------------------------- LLM concurrency

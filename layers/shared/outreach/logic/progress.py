@@ -2,8 +2,8 @@
 of the wait.
 
 The client does not poll; this request does, against the store, at a short interval and for a bounded time
-(``wait`` is at most 20 s, under API Gateway's 29 s). Each look reads the run item and its leads' statuses only;
-the full view is built once, for the answer.
+(``wait`` is at most 20 s, under API Gateway's 29 s). Each look reads the run item and counts its finished leads
+(a Query that returns a count, not the items); the full view is built once, for the answer.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ def poll_interval_s() -> float:
 
 
 def current_version(store: SessionStore, run: dict[str, Any]) -> int:
-    return run_version(run, store.run_lead_states(run["id"]) if run["kind"] == GENERATE else [])
+    return run_version(run, store.count_finished_leads(run["id"]) if run["kind"] == GENERATE else 0)
 
 
 def wait_for_change(

@@ -206,12 +206,11 @@ def shown_status(run: dict[str, Any], finished_leads: int) -> str:
     return run["status"]
 
 
-def run_version(run: dict[str, Any], lead_states: list[str]) -> int:
+def run_version(run: dict[str, Any], finished_leads: int) -> int:
     """Grows with every change a client can see (a lead finished, a status change) and never goes back: finished
     leads only grow and the status only moves forward. Counted from the lead items and the run's status, so the
     leads never write a shared counter. 1 for a new run, so ``after=0`` always answers at once."""
-    finished = sum(1 for state in lead_states if state in FINISHED_LEAD)
-    return 1 + finished + _STATUS_RANK.get(shown_status(run, finished), 0)
+    return 1 + finished_leads + _STATUS_RANK.get(shown_status(run, finished_leads), 0)
 
 
 def run_view(store: SessionStore, run: dict[str, Any]) -> dict[str, Any]:
@@ -226,12 +225,12 @@ def run_view(store: SessionStore, run: dict[str, Any]) -> dict[str, Any]:
         "finished_at": run.get("finished_at"),
         "error": run.get("error"),
     }
-    lead_states: list[str] = []
+    finished = 0
     if run["kind"] == GENERATE:
         leads = store.get_run_leads(run["id"])
-        lead_states = [lead.get("status", "") for lead in leads]
         progress, usage = tally(leads)
-        view["status"] = shown_status(run, progress["completed"] + progress["failed"])
+        finished = progress["completed"] + progress["failed"]
+        view["status"] = shown_status(run, finished)
         view["examples"] = [example_from(lead, run) for lead in leads if lead.get("status") in FINISHED_LEAD]
     else:
         progress = {
@@ -241,7 +240,7 @@ def run_view(store: SessionStore, run: dict[str, Any]) -> dict[str, Any]:
         }
         usage = run.get("usage") or {"input_tokens": 0, "cached_input_tokens": 0, "output_tokens": 0}
     examples = view.pop("examples", None)
-    view["version"] = run_version(run, lead_states)
+    view["version"] = run_version(run, finished)
     view["progress"] = progress
     view["usage"] = usage
     if examples is not None:
