@@ -161,6 +161,36 @@ def test_keys_are_per_workspace_session_and_route(api, api_b, stack):
     api.wait_idle(mine["id"])
 
 
+def test_a_retry_while_the_first_is_still_being_recorded_is_409_naming_its_run(api, stack, monkeypatch):
+    session = api.session_with_framework()
+    sent, entered, gate = leads(1, "slow"), threading.Event(), threading.Event()
+    start_execution = StepFunctionsParserBackend.start_execution
+
+    def slow_start(self, *args, **kwargs):  # the first dispatch has claimed and recorded its run, not started it
+        entered.set()
+        gate.wait(30)
+        return start_execution(self, *args, **kwargs)
+
+    monkeypatch.setattr(StepFunctionsParserBackend, "start_execution", slow_start)
+    first = []
+    thread = threading.Thread(target=lambda: first.append(dispatch(api, session["id"], sent, key="slow-first")))
+    thread.start()
+    try:
+        wait_until(entered.is_set, what="the first dispatch to reach StartExecution")
+        second = dispatch(api, session["id"], sent, key="slow-first")
+    finally:
+        gate.set()
+        thread.join()
+    monkeypatch.undo()
+    assert second.status == 409, second.body
+    assert second.body["code"] == "idempotency_key_in_progress"
+    assert first[0].status == 200 and second.body["runId"] == first[0].body["runId"]
+    third = dispatch(api, session["id"], sent, key="slow-first")
+    assert third.status == 200 and third.body["runId"] == first[0].body["runId"] and replayed(third)
+    assert list(runs_of(stack, session["id"])) == [first[0].body["runId"]]
+    api.wait_idle(session["id"])
+
+
 def test_a_failed_dispatch_frees_its_key(api, stack, monkeypatch):
     session = api.session_with_framework()
     sent = leads(2, "freed")

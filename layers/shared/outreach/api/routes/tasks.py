@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from aws_lambda_powertools import Metrics
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Header
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
@@ -45,7 +46,7 @@ IdempotencyKey = Annotated[
 ]
 
 
-def _dispatch(route: str, session_id: str, key: str | None, body, start) -> object:
+def _dispatch(route: str, session_id: str, key: str | None, body, start) -> Response:
     """Dispatch, at most once per Idempotency-Key; a replay says so in a header."""
     s = settings()
     secret = service_secret(s)
