@@ -214,7 +214,7 @@ def test_a_failed_dispatch_frees_its_key(api, stack, monkeypatch):
 
 def test_a_key_that_is_not_printable_ascii_or_too_long_is_422(api):
     session = api.session_with_framework()
-    for key in ("x" * 256, "has space"):
+    for key in ("x" * 256, "has space", "a,b"):
         answer = dispatch(api, session["id"], leads(1), key=key)
         assert answer.status == 422 and answer.body["code"] == "validation_error", answer.body
     assert api.session(session["id"]).body["task_status"] is None

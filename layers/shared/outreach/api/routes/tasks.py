@@ -31,12 +31,12 @@ _KEYED_ERRORS: dict[int, str | None] = {
 IdempotencyKey = Annotated[
     str | None,
     Header(
-        alias="idempotency-key",
+        alias="Idempotency-Key",
         min_length=1,
         max_length=255,
-        pattern=r"^[\x21-\x7e]+$",
+        pattern=r"^[\x21-\x2b\x2d-\x7e]+$",  # no comma: API Gateway's v2 events join repeated headers with one
         description=(
-            "Optional. A key you choose (1-255 printable ASCII characters, e.g. a uuid) that makes a retry safe: "
+            "Optional. A key you choose (1-255 printable ASCII characters, no space or comma; e.g. a uuid) that makes a retry safe: "
             "the same key with the same body within 24 h answers the first dispatch's runId with a fresh "
             "publicAccessToken, starts no new run and claims nothing (header `Idempotent-Replayed: true`). The same "
             "key with another body: 422 idempotency_key_reused. A dispatch that failed frees its key. Keys are per "
