@@ -212,6 +212,21 @@ def test_a_failed_dispatch_frees_its_key(api, stack, monkeypatch):
     assert len(api.wait_idle(session["id"])["generated_examples"]) == 2
 
 
+def test_a_key_whose_dispatch_found_the_session_busy_is_free_afterwards(api, stack, fake_openai):
+    session = api.session_with_framework()
+    fake_openai.latency_s = 0.5
+    running = dispatch(api, session["id"], leads(1, "busy-a"))
+    assert running.status == 200
+    sent = leads(1, "busy-b")
+    busy = dispatch(api, session["id"], sent, key="after-409")
+    assert busy.status == 409 and busy.body["code"] == "session_busy"
+    api.wait_idle(session["id"])
+    later = dispatch(api, session["id"], sent, key="after-409")
+    assert later.status == 200 and not replayed(later)
+    assert later.body["runId"] != running.body["runId"]
+    api.wait_idle(session["id"])
+
+
 def test_a_key_that_is_not_printable_ascii_or_too_long_is_422(api):
     session = api.session_with_framework()
     for key in ("x" * 256, "has space", "a,b"):
