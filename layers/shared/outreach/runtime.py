@@ -7,6 +7,7 @@ tests can reset it with :func:`reset`.
 from __future__ import annotations
 
 import functools
+import sys
 
 import boto3
 
@@ -60,6 +61,9 @@ def reset() -> None:
     for cached in (_store, _sfn, _writer):
         cached.cache_clear()
     clear_caches()
+    idempotency = sys.modules.get("outreach.logic.idempotency")  # loaded by the first keyed dispatch only
+    if idempotency is not None:
+        idempotency._persistence.cache_clear()
 
 
 # Every handler imports this module: on AWS a bad environment fails the cold start here, naming the variable.

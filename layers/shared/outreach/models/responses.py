@@ -163,7 +163,15 @@ class Run(Answer):
 
     id: str = Field(pattern=RUN_ID_PATTERN)
     kind: Literal["generate_examples", "chat_turn"]
-    status: Literal["QUEUED", "EXECUTING", "COMPLETED", "FAILED"]
+    status: Literal["QUEUED", "EXECUTING", "COMPLETED", "FAILED", "CANCELED"] = Field(
+        description="QUEUED, then EXECUTING, then one final status: COMPLETED, FAILED or CANCELED "
+        "(Trigger.dev's names)."
+    )
+    version: int = Field(
+        ge=1,
+        description="Grows with every change (a lead finished, a status change), never goes back; 1 for a new run. "
+        "Send it back as `after` to wait for the next change.",
+    )
     session_id: UUID
     created_at: Timestamp
     started_at: Timestamp | None
@@ -193,6 +201,12 @@ class Error(BaseModel):
     details: list[FieldProblem] = Field(
         default_factory=list, description="Validation errors only: the field problems (input never echoed)."
     )
+    runId: str | None = Field(
+        default=None,
+        pattern=RUN_ID_PATTERN,
+        description="idempotency_key_in_progress only: the run the first request with that key started, once known.",
+    )
+    status: str | None = Field(default=None, description="run_finished only: the run's final status.")
 
 
 def json_content(model: type[BaseModel]) -> dict[str, Any]:
