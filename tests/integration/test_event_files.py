@@ -84,8 +84,10 @@ def test_every_event_file_runs_through_its_function(stack, monkeypatch):
 
     api("api_chat_turn.json", 200)
     assert _wait_idle(stack)["skeleton"], "the chat turn gave the session a framework"
+    new_run_id = runs.new_run_id
     monkeypatch.setattr(runs, "new_run_id", lambda: RUN_ID)
     assert api("api_generate_examples.json", 200)["runId"] == RUN_ID
+    monkeypatch.setattr(runs, "new_run_id", new_run_id)
     examples = _wait_idle(stack)["generated_examples"]
     assert [e["status"] for e in examples] == ["completed", "completed"]
 
@@ -102,9 +104,23 @@ def test_every_event_file_runs_through_its_function(stack, monkeypatch):
         assert out.get("run_id", RUN_ID) == RUN_ID, (name, out)
     assert [e["status"] for e in _wait_idle(stack)["generated_examples"]] == ["completed", "completed"]
 
+    # The trigger's SQS batch (one "Generate Examples Requested" event) tops the session up by one lead.
+    ran.add("trigger_sqs.json")
+    assert invoke_file(stack, EVENTS / "trigger_sqs.json") == {"batchItemFailures": []}
+    examples = _wait_for(lambda: len(_wait_idle(stack)["generated_examples"]) == 3 and _wait_idle(stack))
+    assert [e["lead"].get("first_name") for e in examples["generated_examples"]] == ["Priya", "Marcus", "Nadia"]
+
     assert api("api_delete_session.json", 200) == {"success": True}
     mapping = json.loads(MAPPING.read_text())
     assert ran == {name for name, function in mapping.items() if function}, "an event file no test runs"
+
+
+def _wait_for(condition, timeout_s: float = 60):
+    deadline = time.monotonic() + timeout_s
+    while not (value := condition()):
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+    return value
 
 
 def _env(stack):
