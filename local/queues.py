@@ -66,6 +66,7 @@ class QueuePollers:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._sqs = stack.client("sqs")  # one client for every poller: building one costs tens of ms
+        self._arns = {source["queue_url"]: source["queue_arn"] for source in self.sources}
 
     def start(self) -> None:
         for source in self.sources:
@@ -87,8 +88,19 @@ class QueuePollers:
             if not busy:
                 self._stop.wait(self.interval_s)
 
+    def _has_visible_messages(self, queue_url: str) -> bool:
+        # Read moto's queue in-process: a ReceiveMessage through boto3 ten times a second per queue costs
+        # more CPU than the stack can spare on a small machine.
+        from moto.sqs.models import sqs_backends
+
+        _, _, _, region, account, name = self._arns[queue_url].split(":", 5)
+        queue = sqs_backends[account][region].queues.get(name)
+        return queue is not None and bool(queue.messages)
+
     def poll(self, source: dict[str, Any]) -> bool:
         """One batch: True when there were messages (poll again at once)."""
+        if not self._has_visible_messages(source["queue_url"]):
+            return False
         sqs = self._sqs
         messages = sqs.receive_message(
             QueueUrl=source["queue_url"], MaxNumberOfMessages=min(source["batch_size"], 10),

@@ -42,7 +42,8 @@ DEFAULT_API_KEYS = "local:local-dev-key"
 # Contract variables that a local run may set to override the template's defaults.
 LOCAL_OVERRIDES = ("LLM_PROVIDER", "OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_MODEL", "RUN_TIMEOUT_S",
                    "LLM_TIMEOUT_S", "LLM_MAX_RETRIES", "OPENAI_PROMPT_CACHE_KEY", "OPENAI_API_STYLE",
-                   "RUN_TOKEN_TTL_S", "WORKSPACE_LLM_CONCURRENCY", "WEBHOOK_ALLOW_LOOPBACK", "TRIGGER_RETRY_BASE_S")
+                   "RUN_TOKEN_TTL_S", "WORKSPACE_LLM_CONCURRENCY", "WEBHOOK_ALLOW_LOOPBACK", "TRIGGER_RETRY_BASE_S",
+                   "WEBHOOK_RETRY_BASE_S")
 _WRITE_METHODS = ("update_item", "put_item", "delete_item", "transact_write_items", "batch_write_item")
 DYNAMODB_REFUSALS: Counter[str] = Counter()  # "operation:exception" -> count, since start-up
 # Where the local engine cannot do what AWS does, and what it does instead.

@@ -35,13 +35,6 @@ class SessionBusyRetry(Exception):
 processor = BatchProcessor(event_type=EventType.SQS, model=RequestRecord, raise_on_entire_batch_failure=False)
 
 
-def _queue_url(queue_arn: str) -> str:
-    # SQS takes a queue's URL, which its ARN determines: arn:aws:sqs:<region>:<account>:<name>.
-    _, partition, _, region, account, name = queue_arn.split(":", 5)
-    suffix = "amazonaws.com.cn" if partition == "aws-cn" else "amazonaws.com"
-    return f"https://sqs.{region}.{suffix}/{account}/{name}"
-
-
 def record_handler(record: RequestRecord) -> str | None:
     s = settings()
     event = record.body
@@ -52,7 +45,9 @@ def record_handler(record: RequestRecord) -> str | None:
     if outcome.action == "busy":
         delay = trigger.retry_delay_s(int(record.attributes.ApproximateReceiveCount), s.trigger_retry_base_s)
         runtime.sqs().change_message_visibility(
-            QueueUrl=_queue_url(record.eventSourceARN), ReceiptHandle=record.receiptHandle, VisibilityTimeout=delay
+            QueueUrl=trigger.queue_url(record.eventSourceARN),
+            ReceiptHandle=record.receiptHandle,
+            VisibilityTimeout=delay,
         )
         logger.info("session busy; request retried later", extra={"request_event_id": event.id, "delay_s": delay})
         raise SessionBusyRetry(f"session busy, next try in {delay} s")

@@ -14,9 +14,9 @@ from tests.stack_fixture import KEY_A, clean_slate, running_stack
 
 @pytest.fixture(scope="package")
 def stack(fake_openai, tmp_path_factory):
-    # A busy session's request is tried again after 1 s, 2 s, ... instead of 5 s, 10 s, ...
+    # Retries (a busy session's request, a refused webhook) after 1 s, 2 s, ... instead of 5 s or 30 s, ...
     with running_stack(fake_openai, tmp_path_factory.mktemp("state"), TRIGGER_RETRY_BASE_S="1",
-                       WEBHOOK_ALLOW_LOOPBACK="true") as local:
+                       WEBHOOK_RETRY_BASE_S="1", WEBHOOK_ALLOW_LOOPBACK="true") as local:
         yield local
 
 

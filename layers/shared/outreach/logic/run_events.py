@@ -1,4 +1,5 @@
-"""Telling outside systems that a run ended: "Run Completed" / "Run Failed" on the service's bus.
+"""Telling outside systems that a run ended: "Run Completed" / "Run Failed" on the service's bus, and the
+run's webhook delivery queued.
 
 Called only by the writer whose conditional finish of the run succeeded (the
 aggregate, the chat turn, or the failure path), so each run is announced once.
@@ -16,6 +17,7 @@ from outreach import SERVICE_NAME, runtime
 from outreach.config import settings
 from outreach.dal.base import SessionStore
 from outreach.logic.runs import run_view
+from outreach.logic.webhooks import delivery_message
 from outreach.models.events import RUN_COMPLETED, RUN_FAILED, SERVICE_SOURCE
 
 logger = Logger(service=SERVICE_NAME, child=True)
@@ -50,5 +52,7 @@ def announce_run_end(store: SessionStore, run_id: str) -> None:
             answer = runtime.eventbridge().put_events(Entries=[entry])
             if answer.get("FailedEntryCount"):
                 logger.error("the run event was refused", extra={"run_id": run_id, "entries": answer.get("Entries")})
+        if run.get("webhook") and s.webhook_queue_url:
+            runtime.sqs().send_message(QueueUrl=s.webhook_queue_url, MessageBody=json.dumps(delivery_message(run)))
     except Exception:  # the run is finished either way; the event is what is lost, and the log says so
         logger.exception("could not announce the end of the run", extra={"run_id": run_id})

@@ -16,7 +16,8 @@ from outreach.errors import DispatchFailed
 from outreach.logic.auth import issue_run_token
 from outreach.logic.leads import lead_id
 from outreach.logic.review import roster
-from outreach.models.requests import ChatTurnRequest, GenerateExamplesRequest
+from outreach.logic.webhook_urls import resolve_webhook_url
+from outreach.models.requests import ChatTurnRequest, GenerateExamplesRequest, WebhookTarget
 
 logger = Logger(service=SERVICE_NAME, child=True)
 GENERATE = "generate_examples"
@@ -38,8 +39,11 @@ def _start(
     kind: str,
     state_machine_arn: str,
     build_run,
+    webhook: WebhookTarget | None = None,
 ) -> dict[str, str]:
     """Claim the session, record the run, start its execution. Any failure after the claim releases it."""
+    if webhook is not None:  # before the claim: a refused URL is a 422 that leaves the session free
+        resolve_webhook_url(webhook.url, allow_loopback=settings.webhook_allow_loopback)
     run_id = new_run_id()
     now = now_epoch()
     session = store.claim_session(
@@ -63,6 +67,8 @@ def _start(
             finished_at=None,
             expires_at=_ttl(settings),
         )
+        if webhook is not None:
+            run["webhook"] = {"url": webhook.url}
         store.create_run(run, leads)
         sfn.start_execution(stateMachineArn=state_machine_arn, name=run_id, input=json.dumps(execution_input))
     except Exception:
@@ -128,6 +134,7 @@ def dispatch_generate(
         kind=GENERATE,
         state_machine_arn=settings.generate_state_machine_arn,
         build_run=build,
+        webhook=request.webhook,
     )
 
 
@@ -165,6 +172,7 @@ def dispatch_chat_turn(
         kind=CHAT_TURN,
         state_machine_arn=settings.chat_state_machine_arn,
         build_run=build,
+        webhook=request.webhook,
     )
 
 

@@ -64,6 +64,13 @@ def retry_delay_s(receive_count: int, base_s: int) -> int:
     return int(min(MAX_RETRY_DELAY_S, base_s * 2 ** max(0, receive_count - 1)))
 
 
+def queue_url(queue_arn: str) -> str:
+    """An SQS queue's URL from its ARN (arn:aws:sqs:<region>:<account>:<name>): what SQS calls take."""
+    _, partition, _, region, account, name = queue_arn.split(":", 5)
+    suffix = "amazonaws.com.cn" if partition == "aws-cn" else "amazonaws.com"
+    return f"https://sqs.{region}.{suffix}/{account}/{name}"
+
+
 def rejected_entry(settings: Settings, detail: Any, outcome: Outcome, request_event_id: str) -> dict[str, Any]:
     """The PutEvents entry that tells the bus a request was rejected (and why); no lead data."""
     ids = detail if isinstance(detail, dict) else {}
