@@ -110,6 +110,10 @@ def test_every_event_file_runs_through_its_function(stack, monkeypatch):
     examples = _wait_for(lambda: len(_wait_idle(stack)["generated_examples"]) == 3 and _wait_idle(stack))
     assert [e["lead"].get("first_name") for e in examples["generated_examples"]] == ["Priya", "Marcus", "Nadia"]
 
+    # The webhook queue's batch finds the run; it asked for no webhook, so nothing is posted and nothing retried.
+    ran.add("webhook_delivery_sqs.json")
+    assert invoke_file(stack, EVENTS / "webhook_delivery_sqs.json") == {"batchItemFailures": []}
+
     assert api("api_delete_session.json", 200) == {"success": True}
     mapping = json.loads(MAPPING.read_text())
     assert ran == {name for name, function in mapping.items() if function}, "an event file no test runs"
