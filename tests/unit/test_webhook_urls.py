@@ -59,3 +59,16 @@ def test_loopback_only_when_allowed_and_then_over_http_too():
     for url in ("https://10.0.0.1/", "https://169.254.169.254/", "http://93.184.216.34/"):
         with pytest.raises(InvalidWebhookUrl):
             resolve_webhook_url(url, allow_loopback=True)
+
+
+def test_delivery_checks_the_address_again_and_never_connects_to_a_refused_one(monkeypatch):
+    """A name that resolved to a public address at dispatch and to a private one at delivery is not called."""
+    from outreach.logic import webhooks
+
+    connected = []
+    monkeypatch.setattr(socket, "getaddrinfo", lambda host, port, *a, **k: [
+        (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.0.0.7", port))])
+    monkeypatch.setattr(socket, "create_connection", lambda *a, **k: connected.append(a))
+    with pytest.raises(InvalidWebhookUrl):
+        webhooks.post("https://hooks.example.com/x", "{}", {}, allow_loopback=False)
+    assert connected == []
