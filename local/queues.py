@@ -83,7 +83,7 @@ class QueuePollers:
         while not self._stop.is_set():
             try:
                 busy = self.poll(source)
-            except Exception:  # a poll that fails is tried again on the next tick, as Lambda's poller would
+            except Exception:  # noqa: BLE001 - a poll that fails is tried again on the next tick, as Lambda's would
                 busy = False
             if not busy:
                 self._stop.wait(self.interval_s)
@@ -111,8 +111,8 @@ class QueuePollers:
         records = [_record(m, source["queue_arn"]) for m in messages]
         try:
             result = self.stack.invoke(source["function"], {"Records": records})
-        except Exception:
-            return True  # the whole batch comes back after its visibility timeout
+        except Exception:  # noqa: BLE001 - a function error: the whole batch comes back after its visibility timeout
+            return True
         failed = set()
         if source["partial"] and isinstance(result, dict):
             failed = {f.get("itemIdentifier") for f in result.get("batchItemFailures") or []}

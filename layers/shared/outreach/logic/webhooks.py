@@ -47,7 +47,7 @@ def delivery_message(run: dict[str, Any]) -> dict[str, str]:
 
 def payload(store: SessionStore, run: dict[str, Any]) -> tuple[str, datetime]:
     view = run_view(store, run)
-    finished = datetime.fromisoformat(str(run.get("finished_at") or run["created_at"]).replace("Z", "+00:00"))
+    finished = datetime.fromisoformat(str(run.get("finished_at") or run["created_at"]))
     kind = "run.completed" if view["status"] == "COMPLETED" else "run.failed"
     body = {"type": kind, "timestamp": finished.astimezone(UTC).isoformat().replace("+00:00", "Z"), "data": view}
     return json.dumps(body, separators=(",", ":")), finished
