@@ -4,18 +4,20 @@ Everything is read from template.yaml: each AWS::SQS::Queue (with its
 RedrivePolicy, so moto moves a message to the dead-letter queue after
 maxReceiveCount receives), each AWS::Events::EventBus, and each AWS::Events::Rule
 with its pattern and targets (moto matches the pattern and sends the event to
-the target queue, as EventBridge does). The HTTP front hands EventBridge's
-PutEvents requests (AWS JSON 1.1) to :func:`put_events`.
+the target queue, as EventBridge does). The HTTP front hands AWS JSON calls
+(EventBridge's PutEvents, SQS's ReceiveMessage, ...) to :func:`aws_json_call`.
 """
 
 from __future__ import annotations
 
+import base64
 import json
+from datetime import datetime
 from typing import Any
 
 from local.cfn import resources_of_type
 
-PUT_EVENTS_TARGET = "AWSEvents.PutEvents"
+SERVED_TARGETS = {"AWSEvents": "events", "AmazonSQS": "sqs"}  # X-Amz-Target prefix -> the moto service answering it
 # moto's events backend leaves "account" out of the event it sends to a target; EventBridge sends the whole
 # event. This transformer is moto's default with "account" put back.
 _WHOLE_EVENT = {
@@ -64,19 +66,26 @@ def create_buses_and_rules(stack, physical: dict[str, dict[str, str]]) -> None:
         physical[logical_id] = {"Ref": logical_id, "Arn": arn}
 
 
-def put_events(stack, body: bytes) -> tuple[int, dict[str, Any]]:
-    """EventBridge's PutEvents as an AWS JSON 1.1 request body: (status, answer body). Any credentials pass."""
+def aws_json_call(stack, target: str, body: bytes) -> tuple[int, dict[str, Any]]:
+    """One AWS JSON call to the local bus or queues (``X-Amz-Target: AWSEvents.PutEvents``,
+    ``AmazonSQS.ReceiveMessage``, ...), answered by moto in-process: (status, answer body). Any credentials
+    pass. So the AWS CLI and SDKs with ``--endpoint-url`` put events, and read the dead-letter queues."""
+    from botocore import xform_name
     from botocore.exceptions import ClientError, ParamValidationError
 
+    prefix, _, operation = target.partition(".")
+    service = SERVED_TARGETS.get(prefix)
+    client = stack.client(service) if service else None
+    if client is None or operation not in client.meta.service_model.operation_names:
+        return 400, {"__type": "UnknownOperationException", "message": f"{target} is not served here"}
     try:
-        request = json.loads(body or b"{}")
-        entries = request["Entries"]
-        if not isinstance(entries, list):
-            raise TypeError("Entries must be a list")
-    except (ValueError, KeyError, TypeError) as error:
-        return 400, {"__type": "ValidationException", "message": f"Entries is required: {error}"}
+        params = json.loads(body or b"{}")
+        if not isinstance(params, dict):
+            raise TypeError("the body is not a JSON object")
+    except (ValueError, TypeError) as error:
+        return 400, {"__type": "SerializationException", "message": str(error)}
     try:
-        answer = stack.client("events").put_events(Entries=entries)
+        answer = getattr(client, xform_name(operation))(**params)
     except ParamValidationError as error:
         return 400, {"__type": "ValidationException", "message": str(error)}
     except ClientError as error:
@@ -84,4 +93,13 @@ def put_events(stack, body: bytes) -> tuple[int, dict[str, Any]]:
         status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 400)
         return status, {"__type": info.get("Code", "ValidationException"), "message": info.get("Message", "")}
     answer.pop("ResponseMetadata", None)
-    return 200, answer
+    return 200, json.loads(json.dumps(answer, default=_wire))
+
+
+def _wire(value: Any) -> Any:
+    # The AWS JSON protocol's shapes: timestamps as epoch seconds, blobs as base64.
+    if isinstance(value, datetime):
+        return value.timestamp()
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode()
+    raise TypeError(f"cannot send {type(value).__name__}")

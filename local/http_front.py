@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from local.bus import PUT_EVENTS_TARGET, put_events
+from local.bus import aws_json_call
 
 # API Gateway refuses payloads over 10 MB before the function sees them.
 MAX_REQUEST_BYTES = 10 * 1024 * 1024
@@ -79,12 +79,9 @@ def make_server(stack, host: str = "127.0.0.1", port: int = 3000) -> ThreadingHT
                 return
             body = self.rfile.read(length) if length else b""
             target = self.headers.get("X-Amz-Target")
-            if target is not None:  # an AWS JSON 1.1 call: EventBridge's PutEvents is the one served here
-                if self.command == "POST" and target == PUT_EVENTS_TARGET:
-                    self._reply(*put_events(stack, body), content_type="application/x-amz-json-1.1")
-                else:
-                    self._reply(400, {"__type": "UnknownOperationException", "message": f"{target} is not served here"},
-                                content_type="application/x-amz-json-1.1")
+            if target is not None and self.command == "POST":  # an AWS JSON call to the bus or the queues
+                content_type = self.headers.get("Content-Type") or "application/x-amz-json-1.1"
+                self._reply(*aws_json_call(stack, target, body), content_type=content_type)
                 return
             event = to_event(self.command, self.path, dict(self.headers.items()), body, self.client_address[0])
             try:

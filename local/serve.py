@@ -36,7 +36,9 @@ def main() -> int:
         f"  workspaces from LOCAL_API_KEYS: {workspaces}\n"
         f"  state: {stack.state_dir} ({stack.restored} items restored)\n"
         f"  event bus {stack.resolver.ref('EventBusName')!r}: aws events put-events --endpoint-url http://{host}:{port}\n"
-        "  Ctrl-C stops it.",
+        f"  dead-letter queues (aws sqs receive-message --endpoint-url ... --queue-url):\n"
+        + "".join(f"    {stack.resolver.ref(q)}\n" for q in ("TriggerDeadLetterQueue", "WebhookDeadLetterQueue"))
+        + "  Ctrl-C stops it.",
         flush=True,
     )
     # SIGTERM (e.g. from `kill` or a test harness) stops as cleanly as Ctrl-C.
