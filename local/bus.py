@@ -45,7 +45,9 @@ def create_queues(stack, physical: dict[str, dict[str, str]]) -> None:
         redrive = (resource.get("Properties") or {}).get("RedrivePolicy")
         if redrive:
             policy = stack.resolver.resolve(redrive)
-            sqs.set_queue_attributes(QueueUrl=physical[logical_id]["Ref"], Attributes={"RedrivePolicy": json.dumps(policy)})
+            sqs.set_queue_attributes(
+                QueueUrl=physical[logical_id]["Ref"], Attributes={"RedrivePolicy": json.dumps(policy)}
+            )
 
 
 def create_buses_and_rules(stack, physical: dict[str, dict[str, str]]) -> None:

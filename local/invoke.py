@@ -45,7 +45,9 @@ def invoke_file(stack, event_file: Path, function: str | None = None) -> Any:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m local.invoke", description=__doc__.split("\n\n")[0])
-    parser.add_argument("args", nargs="+", metavar="[FUNCTION] EVENT", help="function logical id (optional) and event file")
+    parser.add_argument(
+        "args", nargs="+", metavar="[FUNCTION] EVENT", help="function logical id (optional) and event file"
+    )
     args = parser.parse_args(argv).args
     if len(args) > 2:
         parser.error("at most a function id and an event file")

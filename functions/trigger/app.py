@@ -8,12 +8,13 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel, SqsRecordModel
+from pydantic import Json
+
 from outreach import runtime
 from outreach.config import settings
 from outreach.logic import trigger
 from outreach.logic.auth import service_secret
 from outreach.observability import service_logger, service_tracer
-from pydantic import Json
 
 logger = service_logger()
 tracer = service_tracer()

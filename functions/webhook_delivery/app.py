@@ -10,13 +10,14 @@ from typing import Any
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.parser import BaseModel
 from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
+from pydantic import Json
+
 from outreach import runtime
 from outreach.config import settings
 from outreach.logic import webhooks
 from outreach.logic.auth import service_secret
 from outreach.logic.trigger import queue_url, retry_delay_s
 from outreach.observability import service_logger, service_tracer
-from pydantic import Json
 
 logger = service_logger()
 tracer = service_tracer()

@@ -3,6 +3,7 @@
 import socket
 
 import pytest
+
 from outreach.logic.webhook_urls import InvalidWebhookUrl, resolve_webhook_url
 
 REFUSED = [
