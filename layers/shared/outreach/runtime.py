@@ -43,6 +43,19 @@ def stepfunctions():
 
 
 @functools.lru_cache(maxsize=8)
+def _client(service: str, endpoint: str):
+    return boto3.client(service, **({"endpoint_url": endpoint} if endpoint else {}))
+
+
+def sqs():
+    return _client("sqs", settings().aws_endpoint_url)
+
+
+def eventbridge():
+    return _client("events", settings().aws_endpoint_url)
+
+
+@functools.lru_cache(maxsize=8)
 def _writer(s: Settings):
     from outreach.llm import writer_for
 
@@ -58,7 +71,7 @@ def reset() -> None:
     from aws_lambda_powertools.utilities.parameters import clear_caches
 
     config.reset()
-    for cached in (_store, _sfn, _writer):
+    for cached in (_store, _sfn, _client, _writer):
         cached.cache_clear()
     clear_caches()
     idempotency = sys.modules.get("outreach.logic.idempotency")  # loaded by the first keyed dispatch only

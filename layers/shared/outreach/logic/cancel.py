@@ -20,6 +20,7 @@ from outreach.config import Settings
 from outreach.dal.base import SessionStore
 from outreach.dal.dynamodb import FINAL_STATUSES
 from outreach.errors import Conflict, NotFound
+from outreach.logic.run_events import announce_run_end
 from outreach.logic.runs import GENERATE, run_view
 
 logger = Logger(service=SERVICE_NAME, child=True)
@@ -60,6 +61,7 @@ def cancel_run(store: SessionStore, sfn, settings: Settings, workspace_id: str, 
     _stop_execution(sfn, settings, run)
     closed = store.cancel_pending_leads(run_id, now) if run["kind"] == GENERATE else 0
     logger.info("run canceled", extra={"run_id": run_id, "released": released, "leads_closed": closed})
+    announce_run_end(store, run_id)  # ended without its results: "Run Failed" / run.failed, status CANCELED
     return run_view(store, store.get_run(run_id) or run)
 
 

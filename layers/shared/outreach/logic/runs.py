@@ -16,7 +16,8 @@ from outreach.errors import DispatchFailed
 from outreach.logic.auth import issue_run_token
 from outreach.logic.leads import lead_id
 from outreach.logic.review import roster
-from outreach.models.requests import ChatTurnRequest, GenerateExamplesRequest
+from outreach.logic.webhook_urls import resolve_webhook_url
+from outreach.models.requests import ChatTurnRequest, GenerateExamplesRequest, WebhookTarget
 
 logger = Logger(service=SERVICE_NAME, child=True)
 GENERATE = "generate_examples"
@@ -39,8 +40,11 @@ def _start(
     state_machine_arn: str,
     build_run,
     idempotency_key: str | None = None,
+    webhook: WebhookTarget | None = None,
 ) -> dict[str, str]:
     """Claim the session, record the run, start its execution. Any failure after the claim releases it."""
+    if webhook is not None:  # before the claim: a refused URL is a 422 that leaves the session free
+        resolve_webhook_url(webhook.url, allow_loopback=settings.webhook_allow_loopback)
     run_id = new_run_id()
     now = now_epoch()
     session = store.claim_session(
@@ -66,6 +70,8 @@ def _start(
         )
         if idempotency_key:  # which keyed dispatch started it: a concurrent retry's 409 can name it
             run["idempotency_key"] = idempotency_key
+        if webhook is not None:
+            run["webhook"] = {"url": webhook.url}
         store.create_run(run, leads)
         sfn.start_execution(stateMachineArn=state_machine_arn, name=run_id, input=json.dumps(execution_input))
     except Exception:
@@ -134,6 +140,7 @@ def dispatch_generate(
         state_machine_arn=settings.generate_state_machine_arn,
         build_run=build,
         idempotency_key=idempotency_key,
+        webhook=request.webhook,
     )
 
 
@@ -174,6 +181,7 @@ def dispatch_chat_turn(
         state_machine_arn=settings.chat_state_machine_arn,
         build_run=build,
         idempotency_key=idempotency_key,
+        webhook=request.webhook,
     )
 
 

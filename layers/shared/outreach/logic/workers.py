@@ -19,6 +19,7 @@ from outreach.errors import ClaimLost, LLMPermanentError, WorkspaceBusy
 from outreach.llm.base import Writer
 from outreach.logic.merge import merge_examples
 from outreach.logic.review import review_and_repair, review_summary
+from outreach.logic.run_events import announce_run_end
 from outreach.logic.runs import example_from, tally
 from outreach.logic.sessions import HISTORY_LIMIT
 from outreach.prompts import email_prompt, framework_prompt
@@ -156,6 +157,7 @@ def aggregate(store: SessionStore, run_id: str) -> dict[str, Any]:
         message = "The session holds too many examples to add these. Start the next batch with isFirstBatch: true."
         return _fail(store, run, message, progress, usage)
     logger.info("run completed", extra={"run_id": run_id, **progress})
+    announce_run_end(store, run_id)  # this writer finished the run: it alone announces it
     return {"run_id": run_id, "status": "COMPLETED", **progress}
 
 
@@ -224,7 +226,8 @@ def chat_turn(store: SessionStore, writer: Writer, run_id: str) -> dict[str, Any
     except ClaimLost:
         return _fail(store, run, CLAIM_LOST, usage=usage)
     except RunAlreadyFinished:
-        pass
+        return {"run_id": run_id, "status": "COMPLETED"}
+    announce_run_end(store, run_id)  # this writer finished the run: it alone announces it
     return {"run_id": run_id, "status": "COMPLETED"}
 
 
@@ -250,5 +253,7 @@ def _fail(
         fields["usage"] = usage
     marked = store.fail_run(run["id"], fields)
     released = store.release_claim(run["session_id"], run["id"])
+    if marked:  # this writer failed the run: it alone announces it
+        announce_run_end(store, run["id"])
     logger.warning("run failed", extra={"run_id": run["id"], "reason": error, "released": released, "marked": marked})
     return {"run_id": run["id"], "status": "FAILED" if marked else "unchanged", "released": released}
