@@ -39,7 +39,7 @@ ACCOUNT = "123456789012"
 DEFAULT_API_KEYS = "local:local-dev-key"
 # Contract variables that a local run may set to override the template's defaults.
 LOCAL_OVERRIDES = ("LLM_PROVIDER", "OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_MODEL", "RUN_TIMEOUT_S",
-                   "LLM_TIMEOUT_S", "LLM_MAX_RETRIES", "OPENAI_PROMPT_CACHE_KEY", "OPENAI_API_STYLE",
+                   "LLM_TIMEOUT_S", "LLM_MAX_RETRIES", "CHAT_LLM_TIMEOUT_S", "OPENAI_PROMPT_CACHE_KEY", "OPENAI_API_STYLE",
                    "RUN_TOKEN_TTL_S", "WORKSPACE_LLM_CONCURRENCY")
 _WRITE_METHODS = ("update_item", "put_item", "delete_item", "transact_write_items", "batch_write_item")
 DYNAMODB_REFUSALS: Counter[str] = Counter()  # "operation:exception" -> count, since start-up

@@ -14,6 +14,8 @@ from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 
+from outreach import budgets
+
 _override: ContextVar[Mapping[str, str] | None] = ContextVar("function_environment", default=None)
 
 
@@ -49,6 +51,7 @@ class Settings:
     run_retention_days: int
     llm_timeout_s: float
     llm_max_retries: int
+    chat_llm_timeout_s: float
     aws_endpoint_url: str
     workspace_llm_concurrency: int
 
@@ -72,8 +75,9 @@ class Settings:
             run_timeout_s=int(env("RUN_TIMEOUT_S", "900")),
             run_token_ttl_s=int(env("RUN_TOKEN_TTL_S", "900")),
             run_retention_days=int(env("RUN_RETENTION_DAYS", "7")),
-            llm_timeout_s=float(env("LLM_TIMEOUT_S", "60")),
-            llm_max_retries=int(env("LLM_MAX_RETRIES", "3")),
+            llm_timeout_s=float(env("LLM_TIMEOUT_S", str(budgets.LEAD_LLM_TIMEOUT_S))),
+            llm_max_retries=int(env("LLM_MAX_RETRIES", str(budgets.LLM_MAX_RETRIES))),
+            chat_llm_timeout_s=float(env("CHAT_LLM_TIMEOUT_S", str(budgets.CHAT_LLM_TIMEOUT_S))),
             aws_endpoint_url=env("AWS_ENDPOINT_URL"),
             workspace_llm_concurrency=int(env("WORKSPACE_LLM_CONCURRENCY", "100")),
         )
