@@ -29,6 +29,7 @@ from typing import Any
 
 from local.concurrency import make_resolver_thread_safe
 from local.eventbridge import ExecutionStatusWatcher
+from local.limits import Limits, install as install_limits
 from local.persistence import TableSnapshots, mark_dirty
 from local.cfn import ROOT, Resolver, function_environment, load_template, parameter_defaults, resources_of_type
 
@@ -189,6 +190,7 @@ class LocalStack:
         self.snapshots: TableSnapshots | None = None
         self.restored = 0
         self.watcher: ExecutionStatusWatcher | None = None
+        self.limits = Limits.from_env(self.env)  # AWS's time and size limits (LOCAL_TIME_SCALE shortens the times)
 
     # ------------------------------------------------------------ lifecycle
     def start(self) -> LocalStack:
@@ -218,6 +220,7 @@ class LocalStack:
         _reuse_state_machine_clients()
         make_resolver_thread_safe()
         self._route_lambda_invokes()
+        install_limits(self.limits)
 
         import boto3
 
@@ -414,7 +417,7 @@ class LocalStack:
             try:
                 result = stack.invoke(function.function_name, event)
             except Exception as error:  # what Lambda reports, so Retry/Catch see the error's type
-                detail = {"errorType": type(error).__name__, "errorMessage": str(error)}
+                detail = {"errorType": getattr(error, "error_type", type(error).__name__), "errorMessage": str(error)}
                 return json.dumps(detail), True, traceback.format_exc()
             return json.dumps(result), False, ""
 
@@ -424,11 +427,15 @@ class LocalStack:
         from outreach.config import function_environment as env_scope
 
         fn = self.functions[logical_id]
-        if self.before_invoke is not None:
-            self.before_invoke(logical_id, event)
-        context = LambdaContext(logical_id, fn.arn, fn.memory, fn.timeout, str(uuid.uuid4()))
-        with env_scope(fn.environment):
-            return fn.handler(event, context)
+        context = LambdaContext(logical_id, fn.arn, fn.memory, self.limits.seconds(fn.timeout), str(uuid.uuid4()))
+
+        def handle() -> Any:
+            if self.before_invoke is not None:  # inside the timed call: an injected stall counts against the timeout
+                self.before_invoke(logical_id, event)
+            with env_scope(fn.environment):
+                return fn.handler(event, context)
+
+        return self.limits.invoke(logical_id, fn.timeout, context.aws_request_id, handle)
 
     def invoke_api(self, event: dict) -> dict:
         return self.invoke("ApiFunction", event)

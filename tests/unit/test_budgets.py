@@ -9,13 +9,13 @@ import re
 
 import pytest
 from openai._models import FinalRequestOptions
-
-from local.cfn import ROOT, load_template, parameter_defaults
 from outreach import budgets
 from outreach.config import Settings
 from outreach.llm.openai_writer import BoundedRetryOpenAI
 from outreach.logic.workers import FAILURE_MESSAGES, LEASE_S, failure_message
 from outreach.models.requests import MAX_LEADS_PER_CALL
+
+from local.cfn import ROOT, load_template, parameter_defaults
 
 TEMPLATE = load_template()
 PARAMETERS = parameter_defaults(TEMPLATE)

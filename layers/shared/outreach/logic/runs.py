@@ -206,6 +206,8 @@ def run_view(store: SessionStore, run: dict[str, Any]) -> dict[str, Any]:
     if run["kind"] == GENERATE:
         leads = store.get_run_leads(run["id"])
         progress, usage = tally(leads)
+        if view["status"] in FINAL_STATUSES and run.get("progress"):
+            progress = run["progress"]  # the aggregate's count: leads that never finished count as failed
         if view["status"] == "QUEUED" and progress["completed"] + progress["failed"]:
             view["status"] = "EXECUTING"  # leads are landing, whichever worker marks the run first
         view["examples"] = [example_from(lead, run) for lead in leads if lead.get("status") != "pending"]
