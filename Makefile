@@ -3,6 +3,9 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat requirements-dev.txt layers/shared/requirements.txt | cksum | cut -d' ' -f1)
 PORT   ?= 3000
+# checkov pins many dependencies of its own: it gets its own virtualenv.
+LINT_VENV  := .venv-lint
+LINT_STAMP := $(LINT_VENV)/.installed-$(shell cat requirements-lint.txt | cksum | cut -d' ' -f1)
 
 .PHONY: help venv serve demo bench test test-unit test-integration test-e2e openapi lint validate clean
 
@@ -12,7 +15,7 @@ help:
 	@echo "make test     the whole test suite (unit, integration on moto, end to end on the local stack)"
 	@echo "make serve    the service on 127.0.0.1:\$$PORT (default 3000) until Ctrl-C"
 	@echo "make openapi  write the API's OpenAPI document (generated from functions/api/app.py) to openapi.json"
-	@echo "make lint     ruff-free static checks: cfn-lint on template.yaml"
+	@echo "make lint     static checks of template.yaml: cfn-lint, and checkov for AWS hardening (installs it in .venv-lint)"
 	@echo "make validate sam validate --lint (installs aws-sam-cli in .venv-sam)"
 
 # Lambda runs python3.12: prefer it, accept 3.11+ (pyenv machines keep 3.12 behind PYENV_VERSION).
@@ -54,8 +57,18 @@ openapi: venv
 	PYTHONPATH=layers/shared:functions/api $(PY) -c 'import app; app.write_openapi("openapi.json")'
 	@echo "wrote openapi.json"
 
-lint: venv
+$(LINT_STAMP): requirements-lint.txt
+	@PYBIN=$$(for c in python3.12 "env PYENV_VERSION=3.12.1 python3.12" python3.13 python3.11 python3; do \
+	    if $$c -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1; then echo "$$c"; break; fi; done); \
+	  test -n "$$PYBIN" || { echo "Python 3.11 or newer is needed" >&2; exit 1; }; \
+	  test -x $(LINT_VENV)/bin/python || $$PYBIN -m venv $(LINT_VENV); \
+	  $(LINT_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-lint.txt && \
+	  rm -f $(LINT_VENV)/.installed-* && touch $@
+
+# checkov: every skip is justified inline in template.yaml (Metadata: checkov: skip). --skip-download: offline.
+lint: venv $(LINT_STAMP)
 	$(VENV)/bin/cfn-lint template.yaml
+	$(LINT_VENV)/bin/checkov --file template.yaml --framework cloudformation --compact --quiet --skip-download
 
 validate:
 	@test -x .venv-sam/bin/sam || { \
@@ -65,4 +78,4 @@ validate:
 	.venv-sam/bin/sam validate --lint --region us-east-1
 
 clean:
-	rm -rf $(VENV) .venv-sam .local .aws-sam .pytest_cache
+	rm -rf $(VENV) $(LINT_VENV) .venv-sam .local .aws-sam .pytest_cache
