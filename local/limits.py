@@ -116,29 +116,37 @@ def _limit_express_children() -> None:
     from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.itemprocessor import (
         distributed_item_processor_worker as worker,
     )
+    from moto.stepfunctions.parser.asl.eval.program_state import ProgramTimedOut
 
     cls = worker.DistributedItemProcessorWorker
     if getattr(cls, "_outreach_express_limit", False):
         return
     evaluate_job = cls._eval_job
 
+    class ExpressLimit:
+        """A child program's TimeoutSeconds, read when the child starts (Program.eval joins its body with it)."""
+
+        @property
+        def timeout_seconds(self) -> float:
+            return _active.express_child_s
+
     class ExpressChild:
-        """A child's program that AWS stops at the Express limit: the caller sees it failed, and the thread
-        still inside it finds its environment no longer running, so it runs no further state (no Catch)."""
+        """A child's program that AWS stops at the Express limit. moto's Program.eval abandons its body at its
+        TimeoutSeconds and marks the run timed out, which the Map worker would count as a success: here the
+        child fails as a whole. The abandoned body finds its environment no longer running, so it runs no
+        further state (no Catch)."""
 
         def __init__(self, program):
             self.program = program
+            program.timeout_seconds = ExpressLimit()
 
         def __getattr__(self, name):
             return getattr(self.program, name)
 
         def eval(self, env) -> None:
-            limit = _active.express_child_s
-            child = threading.Thread(target=self.program.eval, args=(env,), name="express-child", daemon=True)
-            child.start()
-            child.join(limit)
-            if child.is_alive():
-                cause = f"The Express child execution ran past its {limit:g} s limit and was stopped."
+            self.program.eval(env)
+            if isinstance(env.program_state(), ProgramTimedOut):
+                cause = f"The Express child execution ran past its {_active.express_child_s:g} s limit and was stopped."
                 env.set_error(ExecutionFailedEventDetails(error="States.Timeout", cause=cause))
 
     def eval_job_within_limit(self, env, job) -> None:
