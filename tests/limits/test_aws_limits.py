@@ -148,3 +148,25 @@ def test_an_api_answer_over_6_mb_is_a_500_not_a_truncated_body(api, stack, monke
     monkeypatch.setattr(api_function, "handler", lambda event, context: huge)
     answer = api.call("GET", "/api/campaigns/ai-chat-sessions?campaign_id=c")
     assert answer.status == 500 and answer.body["code"] == "internal_error"
+
+
+@pytest.mark.slow
+def test_a_chat_turn_past_its_function_timeout_fails_its_run_with_a_reason_and_frees_the_session(api, stack):
+    session = api.create_session()
+    release = threading.Event()
+
+    def stall_the_turn(function, event):
+        if function == "ChatTurnFunction":
+            release.wait(timeout_s(stack, function) * 3)
+
+    stack.before_invoke = stall_the_turn
+    try:
+        dispatch = api.turn(session["id"]).body
+        done = api.wait_idle(session["id"], timeout_s=120)
+    finally:
+        release.set()
+    assert done["messages"] == [] and done["skeleton"] is None
+    run = api.call("GET", f"/api/runs/{dispatch['runId']}", token=dispatch["publicAccessToken"]).body
+    assert run["status"] == "FAILED" and run["error"] == FAILURE_MESSAGES["Sandbox.Timedout"]
+    assert api.turn(session["id"]).status == 200, "the session is free for the next turn"
+    api.wait_idle(session["id"], timeout_s=60)
