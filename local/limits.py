@@ -26,9 +26,9 @@ lease would expire instead).
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextvars
 import json
-import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -74,29 +74,22 @@ class Limits:
         """Run a handler as Lambda would: at most its timeout, and an answer of at most 6 MB."""
         limit = self.seconds(timeout_s)
         context = contextvars.copy_context()  # the per-invoke environment lives in a context variable
-        outcome: dict[str, Any] = {}
-        done = threading.Event()
-
-        def run() -> None:
-            try:
-                outcome["result"] = context.run(call)
-            except BaseException as error:  # noqa: BLE001 - handed to the caller, as Lambda hands it on
-                outcome["error"] = error
-            finally:
-                done.set()
-
-        threading.Thread(target=run, name=f"lambda-{function}", daemon=True).start()
-        if not done.wait(limit):
+        running = _handlers.submit(context.run, call)
+        try:
+            result = running.result(timeout=limit)
+        except concurrent.futures.TimeoutError:
             self.timed_out.append(function)
-            raise SandboxTimedOut(f"RequestId: {request_id} Error: Task timed out after {limit:.2f} seconds")
-        if "error" in outcome:
-            raise outcome["error"]
-        result = outcome["result"]
+            raise SandboxTimedOut(f"RequestId: {request_id} Error: Task timed out after {limit:.2f} seconds") from None
         if len(json.dumps(result).encode()) > LAMBDA_RESPONSE_LIMIT_BYTES:
             raise ResponseTooLarge(
                 f"Response payload size exceeded maximum allowed payload size ({LAMBDA_RESPONSE_LIMIT_BYTES} bytes)."
             )
         return result
+
+
+# Handlers run on reused threads: starting a thread per invoke waits for it to start, which a hundred busy
+# Map iterations make slow. Many workers: a timed-out handler keeps its thread until it ends.
+_handlers = concurrent.futures.ThreadPoolExecutor(max_workers=1024, thread_name_prefix="lambda")
 
 
 # The moto hooks below are process-wide; they read the limits of the stack started last.
