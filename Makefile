@@ -3,6 +3,9 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat requirements-dev.txt layers/shared/requirements.txt cli/pyproject.toml | cksum | cut -d' ' -f1)
 PORT   ?= 3000
+# checkov pins many dependencies of its own: it gets its own virtualenv.
+LINT_VENV  := .venv-lint
+LINT_STAMP := $(LINT_VENV)/.installed-$(shell cat requirements-lint.txt | cksum | cut -d' ' -f1)
 
 .PHONY: help venv serve invoke demo bench test test-unit test-integration test-e2e openapi lint validate clean
 
@@ -14,7 +17,7 @@ help:
 	@echo "               with it running: .venv/bin/outreach --help (the command-line client, installed by make)"
 	@echo "make invoke   FN=<LogicalId> EVENT=events/<file>.json: one function on one event, as sam local invoke would"
 	@echo "make openapi  write the API's OpenAPI document (generated from the routes in layers/shared/outreach/api/) to openapi.json"
-	@echo "make lint     static checks: cfn-lint on template.yaml, ruff check on the Python (rules in pyproject.toml)"
+	@echo "make lint     static checks: cfn-lint and checkov (AWS hardening, in .venv-lint) on template.yaml, ruff on the Python"
 	@echo "make validate sam validate --lint (installs aws-sam-cli in .venv-sam)"
 
 # Lambda runs python3.12: prefer it, accept 3.11+ (pyenv machines keep 3.12 behind PYENV_VERSION).
@@ -62,9 +65,19 @@ openapi: venv
 	PYTHONPATH=layers/shared $(PY) -c 'from outreach.api.resolver import write_openapi; write_openapi("openapi.json")'
 	@echo "wrote openapi.json"
 
-lint: venv
+$(LINT_STAMP): requirements-lint.txt
+	@PYBIN=$$(for c in python3.12 "env PYENV_VERSION=3.12.1 python3.12" python3.13 python3.11 python3; do \
+	    if $$c -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1; then echo "$$c"; break; fi; done); \
+	  test -n "$$PYBIN" || { echo "Python 3.11 or newer is needed" >&2; exit 1; }; \
+	  test -x $(LINT_VENV)/bin/python || $$PYBIN -m venv $(LINT_VENV); \
+	  $(LINT_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-lint.txt && \
+	  rm -f $(LINT_VENV)/.installed-* && touch $@
+
+# checkov: every skip is justified inline in template.yaml (Metadata: checkov: skip). --skip-download: offline.
+lint: venv $(LINT_STAMP)
 	$(VENV)/bin/cfn-lint template.yaml
 	$(VENV)/bin/ruff check .
+	$(LINT_VENV)/bin/checkov --file template.yaml --framework cloudformation --compact --quiet --skip-download
 
 validate:
 	@test -x .venv-sam/bin/sam || { \
@@ -74,4 +87,4 @@ validate:
 	.venv-sam/bin/sam validate --lint --region us-east-1
 
 clean:
-	rm -rf $(VENV) .venv-sam .local .aws-sam .pytest_cache
+	rm -rf $(VENV) $(LINT_VENV) .venv-sam .local .aws-sam .pytest_cache

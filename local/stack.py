@@ -31,6 +31,8 @@ from local.bus import create_buses_and_rules, create_queues
 from local.cfn import ROOT, Resolver, function_environment, load_template, parameter_defaults, resources_of_type
 from local.concurrency import make_resolver_thread_safe
 from local.eventbridge import ExecutionStatusWatcher
+from local.limits import Limits
+from local.limits import install as install_limits
 from local.persistence import TableSnapshots, mark_dirty
 from local.queues import QueuePollers
 
@@ -41,9 +43,9 @@ ACCOUNT = "123456789012"
 DEFAULT_API_KEYS = "local:local-dev-key"
 # Contract variables that a local run may set to override the template's defaults.
 LOCAL_OVERRIDES = ("LLM_PROVIDER", "OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_MODEL", "RUN_TIMEOUT_S",
-                   "LLM_TIMEOUT_S", "LLM_MAX_RETRIES", "OPENAI_PROMPT_CACHE_KEY", "OPENAI_API_STYLE",
-                   "RUN_TOKEN_TTL_S", "WORKSPACE_LLM_CONCURRENCY", "WEBHOOK_ALLOW_LOOPBACK", "TRIGGER_RETRY_BASE_S",
-                   "WEBHOOK_RETRY_BASE_S")
+                   "LLM_TIMEOUT_S", "LLM_MAX_RETRIES", "CHAT_LLM_TIMEOUT_S", "OPENAI_PROMPT_CACHE_KEY",
+                   "OPENAI_API_STYLE", "RUN_TOKEN_TTL_S", "WORKSPACE_LLM_CONCURRENCY", "WEBHOOK_ALLOW_LOOPBACK",
+                   "TRIGGER_RETRY_BASE_S", "WEBHOOK_RETRY_BASE_S")
 _WRITE_METHODS = ("update_item", "put_item", "delete_item", "transact_write_items", "batch_write_item")
 DYNAMODB_REFUSALS: Counter[str] = Counter()  # "operation:exception" -> count, since start-up
 # Where the local engine cannot do what AWS does, and what it does instead.
@@ -193,6 +195,7 @@ class LocalStack:
         self.restored = 0
         self.watcher: ExecutionStatusWatcher | None = None
         self.queues: QueuePollers | None = None
+        self.limits = Limits.from_env(self.env)  # AWS's time and size limits (LOCAL_TIME_SCALE shortens the times)
 
     # ------------------------------------------------------------ lifecycle
     def start(self) -> LocalStack:
@@ -222,6 +225,7 @@ class LocalStack:
         _reuse_state_machine_clients()
         make_resolver_thread_safe()
         self._route_lambda_invokes()
+        install_limits(self.limits)
 
         import boto3
 
@@ -430,7 +434,7 @@ class LocalStack:
             try:
                 result = stack.invoke(function.function_name, event)
             except Exception as error:  # what Lambda reports, so Retry/Catch see the error's type
-                detail = {"errorType": type(error).__name__, "errorMessage": str(error)}
+                detail = {"errorType": getattr(error, "error_type", type(error).__name__), "errorMessage": str(error)}
                 return json.dumps(detail), True, traceback.format_exc()
             return json.dumps(result), False, ""
 
@@ -440,11 +444,15 @@ class LocalStack:
         from outreach.config import function_environment as env_scope
 
         fn = self.functions[logical_id]
-        if self.before_invoke is not None:
-            self.before_invoke(logical_id, event)
-        context = LambdaContext(logical_id, fn.arn, fn.memory, fn.timeout, str(uuid.uuid4()))
-        with env_scope(fn.environment):
-            return fn.handler(event, context)
+        context = LambdaContext(logical_id, fn.arn, fn.memory, self.limits.seconds(fn.timeout), str(uuid.uuid4()))
+
+        def handle() -> Any:
+            if self.before_invoke is not None:  # inside the timed call: an injected stall counts against the timeout
+                self.before_invoke(logical_id, event)
+            with env_scope(fn.environment):
+                return fn.handler(event, context)
+
+        return self.limits.invoke(logical_id, fn.timeout, context.aws_request_id, handle)
 
     def invoke_api(self, event: dict) -> dict:
         return self.invoke("ApiFunction", event)

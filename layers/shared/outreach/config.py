@@ -18,6 +18,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from outreach import budgets
+
 # The active per-invoke environment, frozen so it can key the settings cache.
 _override: ContextVar[frozenset[tuple[str, str]] | None] = ContextVar("function_environment", default=None)
 
@@ -69,8 +71,10 @@ class Settings(BaseModel):
     run_timeout_s: int = Field(900, alias="RUN_TIMEOUT_S", gt=0)
     run_token_ttl_s: int = Field(900, alias="RUN_TOKEN_TTL_S", gt=0)
     run_retention_days: int = Field(7, alias="RUN_RETENTION_DAYS", gt=0)
-    llm_timeout_s: float = Field(60.0, alias="LLM_TIMEOUT_S", gt=0)
-    llm_max_retries: int = Field(3, alias="LLM_MAX_RETRIES", ge=0)
+    # Defaults from budgets.py, where the time limits are derived so that they nest.
+    llm_timeout_s: float = Field(budgets.LEAD_LLM_TIMEOUT_S, alias="LLM_TIMEOUT_S", gt=0)
+    llm_max_retries: int = Field(budgets.LLM_MAX_RETRIES, alias="LLM_MAX_RETRIES", ge=0)
+    chat_llm_timeout_s: float = Field(budgets.CHAT_LLM_TIMEOUT_S, alias="CHAT_LLM_TIMEOUT_S", gt=0)
     aws_endpoint_url: str = Field("", alias="AWS_ENDPOINT_URL")
     workspace_llm_concurrency: int = Field(100, alias="WORKSPACE_LLM_CONCURRENCY", gt=0)
     # Events (issue 12): the service's bus, the trigger's dead-letter queue and retry delay, webhook delivery.

@@ -6,6 +6,9 @@ SDK with exponential backoff and jitter, honouring Retry-After; what is still
 failing after that is raised as :class:`LLMTransientError` so Step Functions
 retries the lead once more. Other 4xx answers are permanent. Output that fails
 validation (refusal, cut off, empty) is asked for once more, then permanent.
+
+Each call's worst case is bounded (outreach.budgets): the SDK's wait between
+retries is capped, and a framework turn gets its own, longer request timeout.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import TypeVar
 import openai
 from pydantic import BaseModel, ValidationError
 
+from outreach import budgets
 from outreach.config import Settings
 from outreach.errors import LLMPermanentError, LLMTransientError
 from outreach.llm.base import LLMResult, check_email
@@ -22,7 +26,18 @@ from outreach.models.llm import EmailDraft, FrameworkReply, Usage
 from outreach.prompts import Prompt
 
 T = TypeVar("T", bound=BaseModel)
-OUTPUT_ATTEMPTS = 2
+OUTPUT_ATTEMPTS = budgets.OUTPUT_ATTEMPTS
+
+
+class BoundedRetryOpenAI(openai.OpenAI):
+    """The SDK's client, whose wait between retries never passes budgets.SDK_RETRY_WAIT_CAP_S.
+
+    The SDK honours a server's Retry-After of up to 2 minutes, which would let one call outlive its
+    function's timeout. The SDK has no setting for that cap, so this overrides the one method that
+    computes the wait (pinned SDK version; tests/unit/test_budgets.py checks it still applies)."""
+
+    def _calculate_retry_timeout(self, *args, **kwargs) -> float:
+        return min(super()._calculate_retry_timeout(*args, **kwargs), budgets.SDK_RETRY_WAIT_CAP_S)
 
 
 class _BadOutput(Exception):
@@ -49,8 +64,18 @@ def _send_cache_key(settings: Settings) -> bool:
 
 
 class OpenAIWriter:
-    def __init__(self, client: openai.OpenAI, model: str, *, cache_key: bool, api_style: str = "auto"):
+    def __init__(
+        self,
+        client: openai.OpenAI,
+        model: str,
+        *,
+        cache_key: bool,
+        api_style: str = "auto",
+        chat_timeout_s: float | None = None,
+    ):
         self.client = client
+        # A framework turn writes more than an email: its requests get their own timeout.
+        self.chat_client = client.with_options(timeout=chat_timeout_s) if chat_timeout_s else client
         self.model = model
         self.cache_key = cache_key
         # "chat" (Chat Completions), "responses" (Responses API), or "auto": chat, and the Responses
@@ -59,7 +84,7 @@ class OpenAIWriter:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> OpenAIWriter:
-        client = openai.OpenAI(
+        client = BoundedRetryOpenAI(
             api_key=_api_key(settings),
             base_url=settings.openai_base_url or None,
             max_retries=settings.llm_max_retries,
@@ -70,10 +95,11 @@ class OpenAIWriter:
             settings.openai_model,
             cache_key=_send_cache_key(settings),
             api_style=settings.openai_api_style,
+            chat_timeout_s=settings.chat_llm_timeout_s,
         )
 
     def write_email(self, prompt: Prompt) -> LLMResult[EmailDraft]:
-        return self._parse(prompt, EmailDraft, check=check_email)
+        return self._parse(prompt, EmailDraft, check=check_email, client=self.client)
 
     def framework_turn(self, prompt: Prompt) -> LLMResult[FrameworkReply]:
         def check(reply: FrameworkReply) -> FrameworkReply:
@@ -81,14 +107,14 @@ class OpenAIWriter:
                 raise ValueError("the model returned an empty reply")
             return reply
 
-        return self._parse(prompt, FrameworkReply, check=check)
+        return self._parse(prompt, FrameworkReply, check=check, client=self.chat_client)
 
-    def _parse(self, prompt: Prompt, schema: type[T], *, check) -> LLMResult[T]:
+    def _parse(self, prompt: Prompt, schema: type[T], *, check, client: openai.OpenAI) -> LLMResult[T]:
         usage = Usage()
         last_problem = ""
         for _ in range(OUTPUT_ATTEMPTS):
             try:
-                value, call_usage = self._call(prompt, schema)
+                value, call_usage = self._call(client, prompt, schema)
                 usage = usage + call_usage
                 return LLMResult(value=check(value), usage=usage, model=self.model)
             except _BadOutput as problem:
@@ -97,18 +123,18 @@ class OpenAIWriter:
                 last_problem = str(problem)
         raise LLMPermanentError(f"The model's answer was unusable twice: {last_problem}")
 
-    def _call(self, prompt: Prompt, schema: type[T]) -> tuple[T, Usage]:
+    def _call(self, client: openai.OpenAI, prompt: Prompt, schema: type[T]) -> tuple[T, Usage]:
         extra = {"prompt_cache_key": prompt.cache_key} if self.cache_key else {}
         try:
             if self.api_style == "responses":
-                return self._call_responses(prompt, schema, extra)
+                return self._call_responses(client, prompt, schema, extra)
             try:
-                return self._call_chat(prompt, schema, extra)
+                return self._call_chat(client, prompt, schema, extra)
             except openai.NotFoundError:
                 if self.api_style != "auto":
                     raise
                 self.api_style = "responses"
-                return self._call_responses(prompt, schema, extra)
+                return self._call_responses(client, prompt, schema, extra)
         except (openai.RateLimitError, openai.InternalServerError, openai.APIConnectionError) as exc:
             raise LLMTransientError(_describe(exc)) from exc
         except openai.APIStatusError as exc:
@@ -120,8 +146,8 @@ class OpenAIWriter:
         except (ValidationError, ValueError) as exc:
             raise _BadOutput(f"output did not match the schema ({type(exc).__name__})") from exc
 
-    def _call_chat(self, prompt: Prompt, schema: type[T], extra: dict) -> tuple[T, Usage]:
-        completion = self.client.chat.completions.parse(
+    def _call_chat(self, client: openai.OpenAI, prompt: Prompt, schema: type[T], extra: dict) -> tuple[T, Usage]:
+        completion = client.chat.completions.parse(
             model=self.model, messages=prompt.messages, response_format=schema, **extra
         )
         usage = _usage(completion.usage)
@@ -133,8 +159,8 @@ class OpenAIWriter:
             raise _BadOutput("no structured output")
         return message.parsed, usage
 
-    def _call_responses(self, prompt: Prompt, schema: type[T], extra: dict) -> tuple[T, Usage]:
-        response = self.client.responses.parse(model=self.model, input=prompt.messages, text_format=schema, **extra)
+    def _call_responses(self, client: openai.OpenAI, prompt: Prompt, schema: type[T], extra: dict) -> tuple[T, Usage]:
+        response = client.responses.parse(model=self.model, input=prompt.messages, text_format=schema, **extra)
         raw = response.usage
         details = getattr(raw, "input_tokens_details", None)
         usage = Usage(

@@ -22,6 +22,12 @@ from outreach.models.requests import ChatTurnRequest, GenerateExamplesRequest, W
 logger = Logger(service=SERVICE_NAME, child=True)
 GENERATE = "generate_examples"
 CHAT_TURN = "chat_turn"
+# A lead still pending when its run ends: AWS stopped its Express child (past 5 minutes, where no Catch runs),
+# or its failure could not be recorded.
+UNFINISHED_LEAD = (
+    "The lead did not finish: its workflow was stopped at its time limit (5 minutes a lead) or could not record "
+    "a result."
+)
 
 
 def _ttl(settings: Settings) -> int:
@@ -194,7 +200,7 @@ def example_from(lead_item: dict[str, Any], run: dict[str, Any]) -> dict[str, An
         "subject": lead_item.get("subject"),
         "body": lead_item.get("body"),
         "status": lead_item["status"] if finished else "failed",
-        "error": lead_item.get("error") if finished else "The lead did not finish before the run ended.",
+        "error": lead_item.get("error") if finished else UNFINISHED_LEAD,
         "run_id": run["id"],
         "framework_version": (run.get("context") or {}).get("framework_version", 0),
         "created_at": lead_item.get("finished_at") or run.get("created_at"),
@@ -255,6 +261,8 @@ def run_view(store: SessionStore, run: dict[str, Any]) -> dict[str, Any]:
         leads = store.get_run_leads(run["id"])
         progress, usage = tally(leads)
         finished = progress["completed"] + progress["failed"]
+        if run["status"] in FINAL_STATUSES and run.get("progress"):
+            progress = run["progress"]  # the aggregate's count: leads that never finished count as failed
         view["status"] = shown_status(run, finished)
         view["examples"] = [example_from(lead, run) for lead in leads if lead.get("status") in FINISHED_LEAD]
         view["review"] = review_tally(leads)

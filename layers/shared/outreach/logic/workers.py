@@ -11,7 +11,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from outreach import SERVICE_NAME
+from outreach import SERVICE_NAME, budgets
 from outreach.clock import now_epoch, now_iso
 from outreach.dal.base import SessionStore
 from outreach.dal.dynamodb import FINAL_STATUSES, ItemTooLarge, RunAlreadyFinished
@@ -30,8 +30,13 @@ logger = Logger(service=SERVICE_NAME, child=True)
 FAILURE_MESSAGES = {
     "LLMTransientError": "The LLM kept failing (rate limits or server errors) after retries.",
     "WorkspaceBusy": "The workspace's LLM calls stayed at their limit for too long; retry the batch.",
-    "States.Timeout": "The step timed out.",
+    "States.Timeout": "The step took longer than Step Functions allows it and was stopped.",
     "States.TaskFailed": "The step failed.",
+    "States.DataLimitExceeded": "The step's data passed Step Functions' 256 KB limit.",
+    # A Lambda past its timeout: the LLM client's own time-outs and retries all fit inside it (outreach.budgets),
+    # so this is rare and not retried (it could pay the LLM twice).
+    "Sandbox.Timedout": "The worker ran past its time limit and was stopped.",
+    "Function.ResponseSizeTooLarge": "The worker's answer passed Lambda's 6 MB limit.",
     "Lambda.Unknown": "The worker crashed (out of memory or time).",
 }
 CLAIM_LOST = "The session was deleted or taken over by a newer run before the results could be written."
@@ -48,7 +53,7 @@ def _cache_key(run: dict[str, Any]) -> str:
     return f"{run['session_id']}:v{(run.get('context') or {}).get('framework_version', 0)}"
 
 
-LEASE_S = 330  # longer than a lead's worker can live (its Lambda timeout), so a lease never outlives its call by much
+LEASE_S = budgets.LEASE_S  # longer than a lead's worker can live, so a lease never outlives its call by much
 
 
 def generate_lead(
