@@ -284,7 +284,7 @@ def stack_part(args, rows: list[Row], notes: list[str], diag: list[str]) -> None
         for name, sessions, leads, target, repeats in scenarios:
             print(f"  {sessions} × {leads} leads at L = {L:g} s …", flush=True)
             with local_stack(env, fake) as (stack, api):
-                from local.stack import DYNAMODB_REFUSALS
+                from local.dynamodb_writes import DYNAMODB_REFUSALS
 
                 before = dict(DYNAMODB_REFUSALS)
                 results = [workload.run_scenario(api, fake, L, name, sessions, leads) for _ in range(repeats)]
