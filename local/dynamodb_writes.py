@@ -3,7 +3,7 @@
 moto's DynamoDB is not atomic across threads: without one lock a conditional claim can have two winners,
 and a read racing a write on one item can fail with 'dictionary changed size during iteration'
 (UpdateItem's request layer deep-copies the old item outside the backend call). So every DynamoDB request
-runs under one lock, as DynamoDB would order them. Inside that lock:
+runs its action (the backend work) under one lock, as DynamoDB would order them. Inside that lock:
 
 - each backend write (PutItem, UpdateItem, DeleteItem, and the ones BatchWriteItem and
   TransactWriteItems make) records the key it touched, and the request's keys are written through to the
@@ -16,6 +16,7 @@ runs under one lock, as DynamoDB would order them. Inside that lock:
 from __future__ import annotations
 
 import copy
+import functools
 import threading
 import types
 from collections import Counter
@@ -25,11 +26,15 @@ from local.persistence import TableStore, key_text
 
 DYNAMODB_REFUSALS: Counter[str] = Counter()  # "operation:exception" -> count, since start-up
 _request = threading.local()  # .touched: keys written by the request in progress; .before: pre-images in a transaction
-_store: list[TableStore] = []  # the store of the running persistent stack, if any
+_lock = threading.RLock()  # the one DynamoDB lock; re-entrant: an action may call another wrapped method
+_store: list[TableStore] = []
+_NOT_ACTIONS = ("call_action", "get_endpoint_name")  # the store of the running persistent stack, if any
 
 
 def attach_store(store: TableStore | None) -> None:
-    _store[:] = [store] if store is not None else []
+    """Write through to this store from now on (None: to none). Once this returns, no write uses the old one."""
+    with _lock:
+        _store[:] = [store] if store is not None else []
 
 
 def install() -> None:
@@ -39,20 +44,27 @@ def install() -> None:
 
     if getattr(DynamoDBBackend, "_outreach_locked", False):
         return
-    lock = threading.Lock()
-    handle = DynamoHandler.call_action
+    def locked(action):
+        @functools.wraps(action)
+        def run_locked(self, *args, **kwargs):
+            with _lock:
+                if getattr(_request, "touched", None) is not None:
+                    return action(self, *args, **kwargs)
+                _request.touched = touched = []
+                try:
+                    return action(self, *args, **kwargs)
+                finally:
+                    _request.touched = None
+                    if touched and _store:
+                        _store[0].write_through(touched)
 
-    def call_action_locked(self, *args, **kwargs):
-        with lock:
-            _request.touched = touched = []
-            try:
-                return handle(self, *args, **kwargs)
-            finally:
-                _request.touched = None
-                if touched and _store:
-                    _store[0].write_through(touched)
+        return run_locked
 
-    DynamoHandler.call_action = call_action_locked
+    # Only the action itself runs under the lock: moto parses the request before it and serialises the
+    # answer after it, from fresh copies of the items (Item.to_json), which needs no lock.
+    for name, value in list(vars(DynamoHandler).items()):
+        if callable(value) and not name.startswith("_") and name not in _NOT_ACTIONS:
+            setattr(DynamoHandler, name, locked(value))
 
     def put_key(backend, table_name: str, item_attrs: dict[str, Any]) -> dict[str, Any]:
         table = backend.tables.get(table_name)

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from local import dynamodb_answers, moto_speedups
 from local.cfn import ROOT, Resolver, function_environment, load_template, parameter_defaults, resources_of_type
 from local.concurrency import make_resolver_thread_safe
 from local.dynamodb_writes import attach_store
@@ -177,6 +178,8 @@ class LocalStack:
         self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
         self._mock.start()
         serialize_dynamodb_requests()
+        dynamodb_answers.install()
+        moto_speedups.install()
         _skip_moto_backend_lock()
         _reuse_state_machine_clients()
         make_resolver_thread_safe()
