@@ -10,6 +10,7 @@ runs its action (the backend work) under one lock, as DynamoDB would order them.
   SQLite store (local.persistence) before the lock is released, so before the caller sees an answer;
 - TransactWriteItems keeps a copy of only the items it touches and puts them back if it fails, instead of
   moto's deep copy of the whole table per transaction (whose cost grows with the table);
+- each touched key's place in the GSI map of local.dynamodb_queries is brought up to date;
 - conditional writes that lose are counted (the benchmark reports them).
 """
 
@@ -22,6 +23,7 @@ import types
 from collections import Counter
 from typing import Any
 
+from local import dynamodb_queries
 from local.persistence import TableStore, key_text
 
 DYNAMODB_REFUSALS: Counter[str] = Counter()  # "operation:exception" -> count, since start-up
@@ -119,6 +121,9 @@ def _observed(backend, operation: str, table_name: str, key: dict[str, Any], ori
         # conflicts: the benchmark reports them per run.
         DYNAMODB_REFUSALS[f"{operation}:{type(error).__name__}"] += 1
         raise
+    finally:
+        if key:
+            dynamodb_queries.refresh(backend, table_name, key)
 
 
 def _keep_pre_image(backend, before: dict, table_name: str, key: dict[str, Any]) -> None:
@@ -150,3 +155,4 @@ def _restore(backend, before: dict) -> None:
             table.items[hash_value][range_value] = item
         else:
             table.items[hash_value] = item
+        dynamodb_queries.refresh(backend, table_name, key)

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from local import dynamodb_answers, moto_speedups
+from local import dynamodb_answers, dynamodb_queries, moto_speedups
 from local.cfn import ROOT, Resolver, function_environment, load_template, parameter_defaults, resources_of_type
 from local.concurrency import make_resolver_thread_safe
 from local.dynamodb_writes import attach_store
@@ -180,6 +180,7 @@ class LocalStack:
         serialize_dynamodb_requests()
         dynamodb_answers.install()
         moto_speedups.install()
+        dynamodb_queries.install()
         _skip_moto_backend_lock()
         _reuse_state_machine_clients()
         make_resolver_thread_safe()
@@ -344,6 +345,7 @@ class LocalStack:
         self.table_store = TableStore(self.state_dir / DATABASE_FILE, synchronous)
         self.restored = self.table_store.load(table)
         self.restored += self.table_store.migrate_snapshot(self.state_dir / LEGACY_SNAPSHOT_FILE, table)
+        dynamodb_queries.forget(table)  # loaded behind the write hooks: index map rebuilt on first use
         attach_store(self.table_store)
 
     def _close_table_store(self) -> None:

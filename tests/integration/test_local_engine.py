@@ -50,3 +50,59 @@ def test_item_answers_are_those_of_motos_serialiser(stack, monkeypatch):
 
     assert {"GetItem", "PutItem", "UpdateItem", "Query", "Scan", "BatchGetItem", "BatchWriteItem",
             "TransactGetItems", "TransactWriteItems"} <= set(compared)
+
+
+def test_queries_read_one_partition_or_index_key_and_follow_every_write(stack):
+    """Queries get only their partition's (or GSI key's) items; the GSI map follows puts, updates that move an
+    item to another index key, deletes, batch writes and failed transactions. Checked against Scan, which
+    still reads every item."""
+    ddb, table = stack.client("dynamodb"), stack.table_name
+
+    def put(pk, sk, campaign=None, order="0"):
+        item = {"pk": {"S": pk}, "sk": {"S": sk}}
+        if campaign:
+            item |= {"gsi1pk": {"S": campaign}, "gsi1sk": {"S": order}}
+        ddb.put_item(TableName=table, Item=item)
+
+    def by_campaign(campaign, limit=None):
+        kwargs, keys = {}, []
+        while True:
+            page = ddb.query(TableName=table, IndexName="by_campaign", KeyConditionExpression="gsi1pk = :g",
+                             ExpressionAttributeValues={":g": {"S": campaign}}, **({"Limit": limit} if limit else {}),
+                             **kwargs)
+            keys += [(i["gsi1sk"]["S"], i["pk"]["S"], i["sk"]["S"]) for i in page["Items"]]
+            if "LastEvaluatedKey" not in page:
+                return keys
+            kwargs = {"ExclusiveStartKey": page["LastEvaluatedKey"]}
+
+    def scanned(campaign):
+        items = ddb.scan(TableName=table, FilterExpression="gsi1pk = :g",
+                         ExpressionAttributeValues={":g": {"S": campaign}})["Items"]
+        return sorted((i["gsi1sk"]["S"], i["pk"]["S"], i["sk"]["S"]) for i in items)
+
+    by_campaign("q#camp1")  # the map exists from here on: every later write must keep it right
+    for i in range(12):
+        put(f"q#s{i % 4}", f"item#{i:02d}", campaign=f"q#camp{i % 3}", order=f"{i:02d}")
+    ddb.update_item(TableName=table, Key={"pk": {"S": "q#s0"}, "sk": {"S": "item#00"}},
+                    UpdateExpression="SET gsi1pk = :c", ExpressionAttributeValues={":c": {"S": "q#camp2"}})
+    ddb.update_item(TableName=table, Key={"pk": {"S": "q#s1"}, "sk": {"S": "item#01"}},
+                    UpdateExpression="REMOVE gsi1pk")
+    ddb.delete_item(TableName=table, Key={"pk": {"S": "q#s2"}, "sk": {"S": "item#02"}})
+    ddb.batch_write_item(RequestItems={table: [
+        {"PutRequest": {"Item": {"pk": {"S": "q#s9"}, "sk": {"S": "b"}, "gsi1pk": {"S": "q#camp1"},
+                                 "gsi1sk": {"S": "99"}}}},
+        {"DeleteRequest": {"Key": {"pk": {"S": "q#s3"}, "sk": {"S": "item#03"}}}}]})
+    with pytest.raises(ClientError, match="TransactionCanceled"):
+        ddb.transact_write_items(TransactItems=[
+            {"Update": {"TableName": table, "Key": {"pk": {"S": "q#s0"}, "sk": {"S": "item#04"}},
+                        "UpdateExpression": "SET gsi1pk = :c", "ExpressionAttributeValues": {":c": {"S": "q#camp0"}}}},
+            {"ConditionCheck": {"TableName": table, "Key": {"pk": {"S": "q#none"}, "sk": {"S": "x"}},
+                                "ConditionExpression": "attribute_exists(pk)"}}])
+
+    for campaign in ("q#camp0", "q#camp1", "q#camp2", "q#nothing"):
+        assert by_campaign(campaign) == scanned(campaign)
+        assert by_campaign(campaign, limit=2) == scanned(campaign)
+    assert ("01", "q#s1", "item#01") not in by_campaign("q#camp1")
+    partition = ddb.query(TableName=table, KeyConditionExpression="pk = :p AND begins_with(sk, :s)",
+                          ExpressionAttributeValues={":p": {"S": "q#s0"}, ":s": {"S": "item#"}})["Items"]
+    assert [i["sk"]["S"] for i in partition] == ["item#00", "item#04", "item#08"]
