@@ -157,7 +157,7 @@ class Soak:
             interval.items = table_items(self.state_dir)
 
     def run(self) -> None:
-        count = max(1, int(round(self.seconds / self.interval_s)))
+        count = max(1, round(self.seconds / self.interval_s))
         self.started = time.monotonic()
         self.intervals = [Interval(i * self.interval_s) for i in range(count)]
         stop = threading.Event()
