@@ -101,14 +101,17 @@ class ExecutionStatusWatcher:
                 continue
 
     def forget_finished(self, older_than_s: float = 60.0) -> None:
-        """A long-running local stack must not grow without end: moto keeps every execution (with its
-        history, its environment and its Map's threads) and every model object it ever built. Runs live in
-        DynamoDB; drop what only moto holds: every execution that ended more than a minute ago (SUCCEEDED
-        included), once the rules have seen it."""
+        """A long-running local stack must not grow without end: moto keeps every execution (with its history
+        and environment), every worker thread it started, and every model object it ever built. Runs live in
+        DynamoDB; drop what only moto holds: finished threads, and every execution that ended more than a
+        minute ago (SUCCEEDED included), once the rules have seen it."""
         from moto.core.model_instances import reset_model_data
         from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+        from moto.stepfunctions.parser.utils import TMP_THREADS
 
         reset_model_data()  # moto's registry of every instance, kept only for its server dashboard
+        # Every execution and Map iteration appends its worker thread here, and nothing reads or clears it.
+        TMP_THREADS[:] = [thread for thread in TMP_THREADS if thread.is_alive()]
         cutoff = datetime.now(UTC).timestamp() - older_than_s
         backend = stepfunctions_parser_backends["123456789012"]["us-east-1"]
         for machine in list(backend.state_machines):

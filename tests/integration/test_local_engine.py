@@ -106,3 +106,31 @@ def test_queries_read_one_partition_or_index_key_and_follow_every_write(stack):
     partition = ddb.query(TableName=table, KeyConditionExpression="pk = :p AND begins_with(sk, :s)",
                           ExpressionAttributeValues={":p": {"S": "q#s0"}, ":s": {"S": "item#"}})["Items"]
     assert [i["sk"]["S"] for i in partition] == ["item#00", "item#04", "item#08"]
+
+
+def test_finished_executions_and_their_threads_are_forgotten(stack):
+    """A long-running stack stays flat: ended executions (whatever their status) and moto's finished worker
+    threads are dropped, once the release rule has seen them."""
+    import time
+
+    from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+    from moto.stepfunctions.parser.utils import TMP_THREADS
+
+    sfn = stack.client("stepfunctions")
+    arns = [sfn.start_execution(stateMachineArn=stack.state_machines[name], input=json.dumps({"run_id": "nope"}))[
+        "executionArn"] for name in ("ChatTurnStateMachine", "GenerateExamplesStateMachine")]
+    deadline = time.monotonic() + 60
+    while any(sfn.describe_execution(executionArn=a)["status"] == "RUNNING" for a in arns):
+        assert time.monotonic() < deadline, "executions still running"
+        time.sleep(0.05)
+    stack.watcher.poll()  # the rule sees the ended executions before they may be forgotten
+    finished_threads = [thread for thread in list(TMP_THREADS) if not thread.is_alive()]
+    assert finished_threads, "moto records its worker threads in TMP_THREADS"
+
+    stack.watcher.forget_finished(older_than_s=0)
+
+    backend = stepfunctions_parser_backends["123456789012"]["us-east-1"]
+    kept = {e.execution_arn for m in backend.state_machines for e in m.executions}
+    assert not kept & set(arns)
+    remaining = {id(thread) for thread in list(TMP_THREADS)}
+    assert not any(id(thread) in remaining for thread in finished_threads)
