@@ -104,7 +104,8 @@ class Soak:
         ms = (time.monotonic() - t0) * 1000
         with self.lock:
             self.requests += 1
-            self.intervals[min(len(self.intervals) - 1, int((t0 - self.started) / self.interval_s))].latencies_ms.append(ms)
+            index = min(len(self.intervals) - 1, int((t0 - self.started) / self.interval_s))
+            self.intervals[index].latencies_ms.append(ms)
             if answer.status >= 500:
                 self.server_errors.append(f"{method} {path}: {answer.status} {answer.body}")
             elif answer.status != expect:

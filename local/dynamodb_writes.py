@@ -101,9 +101,10 @@ def install() -> None:
     DynamoDBBackend.delete_item, DynamoDBBackend.transact_write_items = delete_item, transact_write_items
     # moto's transaction deep-copies every table it touches to roll back; the items it touches are kept
     # above instead, so a table copy is the table itself (and a rolled-back table is the same object).
-    models.copy = types.SimpleNamespace(
-        copy=copy.copy, deepcopy=lambda value, *a: value if isinstance(value, models.Table) else copy.deepcopy(value, *a)
-    )
+    def deepcopy_but_tables(value, *args):
+        return value if isinstance(value, models.Table) else copy.deepcopy(value, *args)
+
+    models.copy = types.SimpleNamespace(copy=copy.copy, deepcopy=deepcopy_but_tables)
     DynamoDBBackend._outreach_locked = True
 
 

@@ -195,10 +195,14 @@ class LocalStack:
         self._create_functions(physical)
         self.resolver = Resolver(self.template, physical, self._parameters())
         self._create_state_machines(physical)
+        from outreach.config import Settings
+
         for logical_id, fn in self.functions.items():
             raw = function_environment(self.template, logical_id)
             fn.environment = {k: str(v) for k, v in self.resolver.resolve(raw).items()}
             fn.environment.update(self._overrides())
+            # A bad value fails the start, naming the variable, as it fails a cold start on AWS.
+            Settings.from_environment({**os.environ, **fn.environment})
         if self.persist:
             self._open_table_store()
             self._release_orphaned_claims()
@@ -361,7 +365,9 @@ class LocalStack:
         from outreach.logic.workers import fail_and_release
 
         items = self.client("dynamodb").scan(
-            TableName=self.table_name, FilterExpression="attribute_exists(task_run_id)", ProjectionExpression="task_run_id"
+            TableName=self.table_name,
+            FilterExpression="attribute_exists(task_run_id)",
+            ProjectionExpression="task_run_id",
         )["Items"]
         with env_scope(self.functions["ReleaseFunction"].environment):
             runtime.reset()

@@ -40,6 +40,7 @@ OPERATIONS = [
     ("POST", f"{SESSION}/turn"),
     ("POST", f"{SESSION}/generate-examples"),
     ("GET", "/api/runs/{run_id}"),
+    ("POST", "/api/runs/{run_id}/cancel"),
 ]
 # Valid bodies for the dispatch routes, drawn now and then in place of schemathesis' (whose leads rarely pass the
 # "a name, a company or a linkedin_url" rule), so dispatches get through to a run.
@@ -218,8 +219,10 @@ def check_case(case, pick: str, pool: Pool, tally: dict) -> None:
             case.path_parameters["session_id"] = session_id
     elif "run_id" in (case.path_parameters or {}):
         # generated: an API key is no run token (401); plain: the real token for a generated id (403/404);
-        # framed: the real run and its token (200).
-        if pick != "generated":
+        # framed: the real run and its token (200). Cancel takes the API key: plain is a generated id (404),
+        # framed the real, finished run (409).
+        cancel = case.operation.path.endswith("/cancel")
+        if pick != "generated" and not cancel:
             headers = {"Authorization": f"Bearer {pool.run_token}"}
         if pick == "framed":
             case.path_parameters["run_id"] = pool.run_id

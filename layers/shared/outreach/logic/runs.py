@@ -15,6 +15,7 @@ from outreach.dal.dynamodb import FINAL_STATUSES
 from outreach.errors import DispatchFailed
 from outreach.logic.auth import issue_run_token
 from outreach.logic.leads import lead_id
+from outreach.logic.review import roster
 from outreach.models.requests import ChatTurnRequest, GenerateExamplesRequest
 
 logger = Logger(service=SERVICE_NAME, child=True)
@@ -37,6 +38,7 @@ def _start(
     kind: str,
     state_machine_arn: str,
     build_run,
+    idempotency_key: str | None = None,
 ) -> dict[str, str]:
     """Claim the session, record the run, start its execution. Any failure after the claim releases it."""
     run_id = new_run_id()
@@ -62,6 +64,8 @@ def _start(
             finished_at=None,
             expires_at=_ttl(settings),
         )
+        if idempotency_key:  # which keyed dispatch started it: a concurrent retry's 409 can name it
+            run["idempotency_key"] = idempotency_key
         store.create_run(run, leads)
         sfn.start_execution(stateMachineArn=state_machine_arn, name=run_id, input=json.dumps(execution_input))
     except Exception:
@@ -77,7 +81,9 @@ def _abandon(store: SessionStore, run_id: str, session_id: str) -> None:
         store.release_claim(session_id, run_id)
     finally:
         try:
-            store.fail_run(run_id, {"status": "FAILED", "finished_at": now_iso(), "error": "The run could not be started."})
+            store.fail_run(
+                run_id, {"status": "FAILED", "finished_at": now_iso(), "error": "The run could not be started."}
+            )
         except Exception:  # the run record may not exist yet; the claim release above is what matters
             logger.warning("could not mark the abandoned run failed", extra={"run_id": run_id})
 
@@ -90,21 +96,28 @@ def dispatch_generate(
     workspace_id: str,
     session_id: str,
     request: GenerateExamplesRequest,
+    *,
+    idempotency_key: str | None = None,
 ) -> dict[str, str]:
     def build(run_id: str, session: dict[str, Any]):
         ttl = _ttl(settings)
         leads = []
         for index, lead in enumerate(request.leads):
             sent = lead.as_sent()
-            leads.append({"index": index, "lead": sent, "lead_id": lead_id(sent), "status": "pending", "expires_at": ttl})
+            leads.append(
+                {"index": index, "lead": sent, "lead_id": lead_id(sent), "status": "pending", "expires_at": ttl}
+            )
         run = {
             "total": len(leads),
+            "roster": roster([lead["lead"] for lead in leads]),
             "context": {
                 "skeleton": session.get("skeleton"),
                 "draft_subject": session.get("draft_subject"),
                 "draft_body": session.get("draft_body"),
                 "framework_version": session.get("framework_version", 0),
-                "sequence_context": request.sequence_context.model_dump(mode="json") if request.sequence_context else None,
+                "sequence_context": (
+                    request.sequence_context.model_dump(mode="json") if request.sequence_context else None
+                ),
                 "is_first_batch": request.is_first_batch,
             },
         }
@@ -120,6 +133,7 @@ def dispatch_generate(
         kind=GENERATE,
         state_machine_arn=settings.generate_state_machine_arn,
         build_run=build,
+        idempotency_key=idempotency_key,
     )
 
 
@@ -131,6 +145,8 @@ def dispatch_chat_turn(
     workspace_id: str,
     session_id: str,
     request: ChatTurnRequest,
+    *,
+    idempotency_key: str | None = None,
 ) -> dict[str, str]:
     def build(run_id: str, session: dict[str, Any]):
         run = {
@@ -140,7 +156,9 @@ def dispatch_chat_turn(
                 "message_created_at": now_iso(),
                 "available_var_names": request.available_var_names,
                 "sample_leads": [lead.as_sent() for lead in request.sample_leads],
-                "sequence_context": request.sequence_context.model_dump(mode="json") if request.sequence_context else None,
+                "sequence_context": (
+                    request.sequence_context.model_dump(mode="json") if request.sequence_context else None
+                ),
             },
         }
         return run, [], {"run_id": run_id}
@@ -155,6 +173,7 @@ def dispatch_chat_turn(
         kind=CHAT_TURN,
         state_machine_arn=settings.chat_state_machine_arn,
         build_run=build,
+        idempotency_key=idempotency_key,
     )
 
 
@@ -171,6 +190,7 @@ def example_from(lead_item: dict[str, Any], run: dict[str, Any]) -> dict[str, An
         "run_id": run["id"],
         "framework_version": (run.get("context") or {}).get("framework_version", 0),
         "created_at": lead_item.get("finished_at") or run.get("created_at"),
+        "review": lead_item.get("review") if lead_item.get("status") == "completed" else None,
     }
 
 
@@ -185,6 +205,31 @@ def tally(leads: list[dict[str, Any]]) -> tuple[dict[str, int], dict[str, int]]:
     return progress, usage
 
 
+def review_tally(leads: list[dict[str, Any]]) -> dict[str, int]:
+    """How many finished emails can be trusted as written, and how many a rep should read first."""
+    verdicts = [(lead.get("review") or {}).get("verdict") for lead in leads if lead.get("status") == "completed"]
+    return {"ok": verdicts.count("ok"), "needs_review": verdicts.count("needs_review")}
+
+
+FINISHED_LEAD = ("completed", "failed")
+# A run's status moves one way: QUEUED -> EXECUTING -> one final status. Its rank is part of its version.
+_STATUS_RANK = {"QUEUED": 0, "EXECUTING": 1, **{status: 2 for status in FINAL_STATUSES}}
+
+
+def shown_status(run: dict[str, Any], finished_leads: int) -> str:
+    """The run's status as clients see it: leads landing mean it runs, whichever worker marks the run first."""
+    if run["status"] == "QUEUED" and finished_leads:
+        return "EXECUTING"
+    return run["status"]
+
+
+def run_version(run: dict[str, Any], finished_leads: int) -> int:
+    """Grows with every change a client can see (a lead finished, a status change) and never goes back: finished
+    leads only grow and the status only moves forward. Counted from the lead items and the run's status, so the
+    leads never write a shared counter. 1 for a new run, so ``after=0`` always answers at once."""
+    return 1 + finished_leads + _STATUS_RANK.get(shown_status(run, finished_leads), 0)
+
+
 def run_view(store: SessionStore, run: dict[str, Any]) -> dict[str, Any]:
     """The run as its token holder sees it; a generate run lists the examples finished so far."""
     view = {
@@ -197,23 +242,27 @@ def run_view(store: SessionStore, run: dict[str, Any]) -> dict[str, Any]:
         "finished_at": run.get("finished_at"),
         "error": run.get("error"),
     }
+    finished = 0
     if run["kind"] == GENERATE:
         leads = store.get_run_leads(run["id"])
         progress, usage = tally(leads)
-        if view["status"] == "QUEUED" and progress["completed"] + progress["failed"]:
-            view["status"] = "EXECUTING"  # leads are landing, whichever worker marks the run first
-        view["examples"] = [example_from(lead, run) for lead in leads if lead.get("status") != "pending"]
+        finished = progress["completed"] + progress["failed"]
+        view["status"] = shown_status(run, finished)
+        view["examples"] = [example_from(lead, run) for lead in leads if lead.get("status") in FINISHED_LEAD]
+        view["review"] = review_tally(leads)
     else:
-        done = run["status"] in FINAL_STATUSES
         progress = {
             "total": 1,
             "completed": int(run["status"] == "COMPLETED"),
-            "failed": int(done and run["status"] != "COMPLETED"),
+            "failed": int(run["status"] == "FAILED"),
         }
         usage = run.get("usage") or {"input_tokens": 0, "cached_input_tokens": 0, "output_tokens": 0}
     examples = view.pop("examples", None)
+    review = view.pop("review", {"ok": 0, "needs_review": 0})
+    view["version"] = run_version(run, finished)
     view["progress"] = progress
     view["usage"] = usage
+    view["review"] = review
     if examples is not None:
         view["examples"] = examples
     return view

@@ -18,6 +18,7 @@ from outreach.dal.dynamodb import FINAL_STATUSES, ItemTooLarge, RunAlreadyFinish
 from outreach.errors import ClaimLost, LLMPermanentError, WorkspaceBusy
 from outreach.llm.base import Writer
 from outreach.logic.merge import merge_examples
+from outreach.logic.review import review_and_repair, review_summary
 from outreach.logic.runs import example_from, tally
 from outreach.logic.sessions import HISTORY_LIMIT
 from outreach.prompts import email_prompt, framework_prompt
@@ -79,6 +80,8 @@ def generate_lead(
     started = time.monotonic()
     try:
         result = writer.write_email(prompt)  # LLMTransientError propagates: the state machine retries
+        # May ask the model once more (inside the lease): ``result`` is the answer kept, its usage both calls'.
+        result, review = review_and_repair(store, writer, run, lead_item, prompt, result)
     except LLMPermanentError as error:
         store.record_lead(run_id, index, {"status": "failed", "error": str(error), "finished_at": now_iso()})
         return {"index": index, "status": "failed"}
@@ -96,13 +99,20 @@ def generate_lead(
             "error": None,
             "model": result.model,
             "usage": result.usage.model_dump(),
+            "review": review,
             "prompt_chars": prompt.total_chars,
             "shared_prefix_chars": prompt.shared_prefix_chars,
             "latency_ms": latency_ms,
             "finished_at": now_iso(),
         },
     )
-    return {"index": index, "status": "completed", "latency_ms": latency_ms, "usage": result.usage.model_dump()}
+    return {
+        "index": index,
+        "status": "completed",
+        "latency_ms": latency_ms,
+        "usage": result.usage.model_dump(),
+        "review": review_summary(review),
+    }
 
 
 def record_lead_failure(store: SessionStore, run_id: str, index: int, error: str | None) -> dict[str, Any]:
