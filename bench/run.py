@@ -491,6 +491,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--latency must be above 0 (times are reported as ratios to it)")
 
     started = time.monotonic()
+    load_at_start = os.getloadavg()[0]
     code = code_version()  # at the start: the tree may change while the bench runs
     rows: list[Row] = []
     notes: list[str] = []
@@ -503,6 +504,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\ninterrupted: the stack was stopped; no results written", file=sys.stderr)
         return 130
+    notes.append(f"Load average (1 min) of this machine: {load_at_start:.1f} at the start, {os.getloadavg()[0]:.1f} at "
+                 f"the end, on {machine()['nproc']} cores: whatever else runs shares the CPU, and every timing here "
+                 "(import times included) stretches with it.")
     meta = {
         **machine(),
         "command": command_line(argv),
