@@ -117,8 +117,9 @@ def test_finished_executions_and_their_threads_are_forgotten(stack):
     from moto.stepfunctions.parser.utils import TMP_THREADS
 
     sfn = stack.client("stepfunctions")
-    arns = [sfn.start_execution(stateMachineArn=stack.state_machines[name], input=json.dumps({"run_id": "nope"}))[
-        "executionArn"] for name in ("ChatTurnStateMachine", "GenerateExamplesStateMachine")]
+    arns = [sfn.start_execution(stateMachineArn=stack.state_machines[machine], input=json.dumps({"run_id": "nope"}),
+                                name=f"engine-{machine}-{time.time_ns()}")["executionArn"]
+            for machine in ("ChatTurnStateMachine", "GenerateExamplesStateMachine")]
     deadline = time.monotonic() + 60
     while any(sfn.describe_execution(executionArn=a)["status"] == "RUNNING" for a in arns):
         assert time.monotonic() < deadline, "executions still running"
