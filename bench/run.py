@@ -6,7 +6,9 @@ Prints, and writes to --out, with times as ratios to L:
 - dispatch-to-idle for 1, 10, 40 and 100 leads, and for 5 sessions x 8 leads and 20 x 10 at once;
 - the dispatch call's latency (p50, p99 over 500 calls, fake latency 0);
 - each handler's import time (a cold-start proxy) and the functions' and the layer's sizes;
-- tokens per lead, the share of input shared by every call of a run, and the cost per lead.
+- tokens per lead, the share of input shared by every call of a run, and the cost per lead;
+- `make serve` as a subprocess: acknowledged writes lost to a kill -9 under load, and a soak of 16 clients
+  for BENCH_SOAK_S seconds (default 60; 300 for the issue's figure) with p50/p95, RSS and table size per interval.
 """
 
 from __future__ import annotations
@@ -272,7 +274,7 @@ def stack_part(args, rows: list[Row], notes: list[str], diag: list[str]) -> None
             scenarios.append(("100", 1, 100, 2.0, 1))
         scenarios.append(("5x8", 5, 8, 1.5, 1))
         if not args.quick:
-            scenarios.append(("20x10", 20, 10, None, 1))
+            scenarios.append(("20x10", 20, 10, 3.0, 1))
         phase = time.monotonic()
         diag.append("| scenario | dispatch answer (max) | first LLM call | LLM calls, max in flight | last LLM answer "
                     "| after last answer | lower bound (waves × L) | overhead per lead | slowest / fastest session "
@@ -284,7 +286,7 @@ def stack_part(args, rows: list[Row], notes: list[str], diag: list[str]) -> None
         for name, sessions, leads, target, repeats in scenarios:
             print(f"  {sessions} × {leads} leads at L = {L:g} s …", flush=True)
             with local_stack(env, fake) as (stack, api):
-                from local.stack import DYNAMODB_REFUSALS
+                from local.dynamodb_writes import DYNAMODB_REFUSALS
 
                 before = dict(DYNAMODB_REFUSALS)
                 results = [workload.run_scenario(api, fake, L, name, sessions, leads) for _ in range(repeats)]
@@ -373,6 +375,50 @@ def token_part(stack, result: workload.ScenarioResult, rows: list[Row], notes: l
                  "FrameworkReply, so a real framework makes the shared part (and the share) larger.")
 
 
+def engine_part(args, rows: list[Row], notes: list[str], diag: list[str]) -> None:
+    """`make serve` itself, as a subprocess on its SQLite state: kill -9 under load, then a soak of 16 clients."""
+    from bench import soak
+    from tests.fakes.openai_server import FakeOpenAI
+    from tests.restart.crash_load import crash_under_load
+
+    print("· crash: kill -9 of local.serve under 8 writing clients, restart, check every acknowledged write …",
+          flush=True)
+    fake = FakeOpenAI(latency_s=0.0).start()
+    try:
+        with tempfile.TemporaryDirectory(prefix="outreach-crash-") as state_dir:
+            crash = crash_under_load(Path(state_dir), fake.url, clients=8, kill_after_acks=300)
+    finally:
+        fake.stop()
+    rows.append(Row("durability", "kill -9 of `make serve` under load: acknowledged writes lost",
+                    f"{len(crash.lost)} of {crash.acknowledged} ({crash.sessions} sessions; {len(crash.errors)} "
+                    f"unexpected answers before the kill)", "0", verdict(not crash.lost and not crash.errors)))
+    print(f"    {len(crash.lost)} of {crash.acknowledged} acknowledged writes lost", flush=True)
+
+    seconds = args.soak_seconds
+    interval = 60.0 if seconds >= 180 else max(5.0, seconds / 6)
+    print(f"· soak: {SOAK_CLIENTS} clients for {seconds:g} s against local.serve (BENCH_SOAK_S) …", flush=True)
+    result = soak.soak(seconds, SOAK_CLIENTS, interval, prefill_items=args.soak_prefill)
+    p50_dev, p95_dev = result.flatness()
+    first, last = result.intervals[0], result.intervals[-1]
+    rss_growth = (last.rss_mb - first.rss_mb) / first.rss_mb if first.rss_mb else float("nan")
+    what = f"{SOAK_CLIENTS} clients, {seconds:g} s, {result.requests} requests, {result.cycles} client cycles"
+    rows.append(Row("soak", f"5xx answers ({what})", str(len(result.server_errors)), "0",
+                    verdict(not result.server_errors)))
+    rows.append(Row("soak", "sessions left claimed, examples missing or out of order, unexpected answers",
+                    str(len(result.problems)), "0", verdict(not result.problems)))
+    rows.append(Row("soak", f"p50 / p95 per {interval:g} s interval, largest deviation from their median",
+                    f"{p50_dev:.0%} / {p95_dev:.0%}", "≤ 25%", verdict(max(p50_dev, p95_dev) <= 0.25)))
+    rows.append(Row("soak", "server RSS, last interval against the first",
+                    f"{first.rss_mb:.0f} → {last.rss_mb:.0f} MB ({rss_growth:+.0%}); table {first.items:,} → "
+                    f"{last.items:,} items", "within 20%", verdict(abs(rss_growth) <= 0.20)))
+    diag.extend(["", f"Soak ({what}; prefilled items: {result.prefill:,}):", ""] + soak.report(result))
+    for line in (result.server_errors + result.problems)[:10]:
+        notes.append(f"soak: {line}")
+
+
+SOAK_CLIENTS = 16
+
+
 # ----------------------------------------------------------------- report
 HOW_TO_READ = """\
 **How to read.** L is the fake LLM's fixed answer time; every timed figure is the wall time from sending
@@ -420,6 +466,9 @@ def render(rows: list[Row], notes: list[str], diag: list[str], meta: dict[str, s
                 "service's own time, spread over the leads. GC pauses: the garbage collector's pauses in this "
                 "process (which holds the whole stack) during the timed part, after a full collection before it.", ""]
         out += diag + [""]
+    profile = ROOT / "bench" / "PROFILE.md"  # written from `python -m bench.profile` runs, not by this bench
+    if profile.exists():
+        out += [profile.read_text().rstrip(), ""]
     out += ["## Notes", ""] + [f"- {n}" for n in notes]
     out += ["", textwrap.fill(" ".join(HOW_TO_READ.split()), 110), ""]
     return "\n".join(out)
@@ -433,11 +482,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true",
                         help="smaller: no 100-lead and 20 × 10 runs, 100 dispatch calls instead of 500")
     parser.add_argument("--out", default=str(ROOT / "bench" / "RESULTS.md"), help="where to write the results")
+    parser.add_argument("--soak-seconds", type=float, default=float(os.environ.get("BENCH_SOAK_S", "60")),
+                        help="how long the soak runs (default 60 s, or $BENCH_SOAK_S; the issue's figure is 300)")
+    parser.add_argument("--soak-prefill", type=int, default=int(os.environ.get("BENCH_SOAK_PREFILL", "0")),
+                        help="session items put into the table before the soak (default 0, or $BENCH_SOAK_PREFILL)")
     args = parser.parse_args(argv)
     if args.latency <= 0:
         parser.error("--latency must be above 0 (times are reported as ratios to it)")
 
     started = time.monotonic()
+    load_at_start = os.getloadavg()[0]
     code = code_version()  # at the start: the tree may change while the bench runs
     rows: list[Row] = []
     notes: list[str] = []
@@ -446,9 +500,13 @@ def main(argv: list[str] | None = None) -> int:
         static_part(rows, notes, repeats=3)
         notes.append(f"Bench phases: import times and sizes {time.monotonic() - started:.0f} s.")
         stack_part(args, rows, notes, diag)
+        engine_part(args, rows, notes, diag)
     except KeyboardInterrupt:
         print("\ninterrupted: the stack was stopped; no results written", file=sys.stderr)
         return 130
+    notes.append(f"Load average (1 min) of this machine: {load_at_start:.1f} at the start, {os.getloadavg()[0]:.1f} at "
+                 f"the end, on {machine()['nproc']} cores: whatever else runs shares the CPU, and every timing here "
+                 "(import times included) stretches with it.")
     meta = {
         **machine(),
         "command": command_line(argv),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import threading
 import uuid
+from collections import deque
 from datetime import UTC, datetime
 from typing import Any
 
@@ -76,7 +77,7 @@ class ExecutionStatusWatcher:
         self._seen: set[str] = set()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self.delivered: list[dict] = []
+        self.delivered: deque[dict] = deque(maxlen=1000)  # the latest events delivered, for tests
 
     def start(self) -> None:
         if self.rules:
@@ -100,20 +101,25 @@ class ExecutionStatusWatcher:
                 continue
 
     def forget_finished(self, older_than_s: float = 60.0) -> None:
-        """A long-running local stack must not grow without end: moto keeps every execution (with its
-        history) and every model object it ever built. Runs live in DynamoDB; drop what only moto holds."""
+        """A long-running local stack must not grow without end: moto keeps every execution (with its history
+        and environment), every worker thread it started, and every model object it ever built. Runs live in
+        DynamoDB; drop what only moto holds: finished threads, and every execution that ended more than a
+        minute ago (SUCCEEDED included), once the rules have seen it."""
         from moto.core.model_instances import reset_model_data
         from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+        from moto.stepfunctions.parser.utils import TMP_THREADS
 
         reset_model_data()  # moto's registry of every instance, kept only for its server dashboard
+        # Every execution and Map iteration appends its worker thread here, and nothing reads or clears it.
+        TMP_THREADS[:] = [thread for thread in TMP_THREADS if thread.is_alive()]
         cutoff = datetime.now(UTC).timestamp() - older_than_s
         backend = stepfunctions_parser_backends["123456789012"]["us-east-1"]
         for machine in list(backend.state_machines):
-            machine.executions[:] = [
-                e
-                for e in machine.executions
-                if not (e.execution_arn in self._seen and e.stop_date and e.stop_date.timestamp() < cutoff)
-            ]
+            for execution in list(machine.executions):
+                delivered_or_unwatched = execution.execution_arn in self._seen or execution.status not in self.statuses
+                if execution.stop_date and execution.stop_date.timestamp() < cutoff and delivered_or_unwatched:
+                    machine.executions.remove(execution)  # one by one: executions started meanwhile stay
+                    self._seen.discard(execution.execution_arn)  # gone from moto: poll() cannot see it again
 
     def poll(self) -> None:
         # Read moto's execution objects in-process: ListExecutions would serialise every execution

@@ -21,19 +21,21 @@ import traceback
 import uuid
 import warnings
 import zipfile
-from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from local import dynamodb_answers, dynamodb_queries, moto_speedups
 from local.bus import create_buses_and_rules, create_queues
 from local.cfn import ROOT, Resolver, function_environment, load_template, parameter_defaults, resources_of_type
 from local.concurrency import make_resolver_thread_safe
+from local.dynamodb_writes import attach_store
+from local.dynamodb_writes import install as serialize_dynamodb_requests
 from local.eventbridge import ExecutionStatusWatcher
 from local.limits import Limits
 from local.limits import install as install_limits
-from local.persistence import TableSnapshots, mark_dirty
+from local.persistence import DATABASE_FILE, LEGACY_SNAPSHOT_FILE, TableStore
 from local.queues import QueuePollers
 
 sys.path.insert(0, str(ROOT / "layers" / "shared"))
@@ -46,8 +48,6 @@ LOCAL_OVERRIDES = ("LLM_PROVIDER", "OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_
                    "LLM_TIMEOUT_S", "LLM_MAX_RETRIES", "CHAT_LLM_TIMEOUT_S", "OPENAI_PROMPT_CACHE_KEY",
                    "OPENAI_API_STYLE", "RUN_TOKEN_TTL_S", "WORKSPACE_LLM_CONCURRENCY", "WEBHOOK_ALLOW_LOOPBACK",
                    "TRIGGER_RETRY_BASE_S", "WEBHOOK_RETRY_BASE_S")
-_WRITE_METHODS = ("update_item", "put_item", "delete_item", "transact_write_items", "batch_write_item")
-DYNAMODB_REFUSALS: Counter[str] = Counter()  # "operation:exception" -> count, since start-up
 # Where the local engine cannot do what AWS does, and what it does instead.
 LOCAL_SUBSTITUTIONS = {
     "LeadExecutionType": "STANDARD",  # moto runs a Distributed Map's children only as Standard workflows
@@ -82,42 +82,6 @@ class LocalFunction:
     timeout: int
 
 
-def _serialize_dynamodb_writes() -> None:
-    """moto's DynamoDB is not atomic across threads: without this a conditional claim can have two winners,
-    and a read racing a write on one item can fail with 'dictionary changed size during iteration'
-    (UpdateItem's request layer deep-copies the old item outside the backend call). So: one request at a
-    time, as DynamoDB would see them; and on each write, the hooks the snapshots and the benchmark need."""
-    from moto.dynamodb.models import DynamoDBBackend
-    from moto.dynamodb.responses import DynamoHandler
-
-    if getattr(DynamoDBBackend, "_outreach_locked", False):
-        return
-    lock = threading.Lock()
-    handle = DynamoHandler.call_action
-
-    def call_action_locked(self, *args, **kwargs):
-        with lock:
-            return handle(self, *args, **kwargs)
-
-    DynamoHandler.call_action = call_action_locked
-    for name in _WRITE_METHODS:
-        original = getattr(DynamoDBBackend, name)
-
-        def observed(self, *args, __original=original, __name=name, **kwargs):
-            try:
-                result = __original(self, *args, **kwargs)
-            except Exception as error:
-                # Conditional writes that lost (claims, leases, write-once results) are the service's
-                # conflicts: the benchmark reports them per run.
-                DYNAMODB_REFUSALS[f"{__name}:{type(error).__name__}"] += 1
-                raise
-            mark_dirty()
-            return result
-
-        setattr(DynamoDBBackend, name, observed)
-    DynamoDBBackend._outreach_locked = True
-
-
 def _skip_moto_backend_lock() -> None:
     """moto takes a global lock and scans a list on every backend lookup; with a hundred Map iterations
     in flight that lock is the bottleneck. Once an account's backend exists there is nothing to do."""
@@ -139,7 +103,7 @@ def _skip_moto_backend_lock() -> None:
 def _reuse_state_machine_clients() -> None:
     """moto's state machines build a new boto3 client for every Task (tens of ms of CPU each). Clients
     are thread-safe once built: build one per service and region."""
-    import moto.stepfunctions.parser.asl.utils.boto_client as boto_client
+    from moto.stepfunctions.parser.asl.utils import boto_client
 
     original = boto_client.boto_client_for
     if getattr(original, "_outreach_cached", False):
@@ -190,8 +154,8 @@ class LocalStack:
         # Tests inject faults here: called before every Lambda invoke with (logical id, event).
         self.before_invoke: Callable[[str, Any], None] | None = None
         self._mock = None
-        self.persist = persist  # keep the table in <state dir>/dynamodb.json across restarts
-        self.snapshots: TableSnapshots | None = None
+        self.persist = persist  # keep the table in <state dir>/dynamodb.sqlite3 across restarts and crashes
+        self.table_store: TableStore | None = None
         self.restored = 0
         self.watcher: ExecutionStatusWatcher | None = None
         self.queues: QueuePollers | None = None
@@ -220,7 +184,10 @@ class LocalStack:
 
         self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
         self._mock.start()
-        _serialize_dynamodb_writes()
+        serialize_dynamodb_requests()
+        dynamodb_answers.install()
+        moto_speedups.install()
+        dynamodb_queries.install()
         _skip_moto_backend_lock()
         _reuse_state_machine_clients()
         make_resolver_thread_safe()
@@ -247,10 +214,8 @@ class LocalStack:
             # A bad value fails the start, naming the variable, as it fails a cold start on AWS.
             Settings.from_environment({**os.environ, **fn.environment})
         if self.persist:
-            self.snapshots = TableSnapshots(self.client("dynamodb"), self.table_name, self.state_dir / "dynamodb.json")
-            self.restored = self.snapshots.load()
+            self._open_table_store()
             self._release_orphaned_claims()
-            self.snapshots.start()
         self._seed_api_keys()
         # moto holds every table, execution and its history in this process: full collections walk
         # all of it and paused runs for seconds. Freeze what start-up built; collect young objects less often.
@@ -272,8 +237,7 @@ class LocalStack:
             if self.watcher is not None:
                 self.watcher.stop()
                 self.watcher.poll()  # deliver what ended during the drain
-            if self.snapshots is not None:
-                self.snapshots.stop()
+            self._close_table_store()
             self._mock.stop()
             self._mock = None
 
@@ -389,6 +353,24 @@ class LocalStack:
             )["stateMachineArn"]
             self.state_machines[logical_id] = arn
             physical[logical_id] = {"Ref": arn, "Arn": arn, "Name": logical_id}
+
+    def _open_table_store(self) -> None:
+        """Load the table from SQLite (importing an old JSON snapshot once); from now on every write goes through."""
+        from moto.dynamodb.models import dynamodb_backends
+
+        table = dynamodb_backends[ACCOUNT][REGION].get_table(self.table_name)
+        synchronous = self.env.get("LOCAL_SQLITE_SYNCHRONOUS", "NORMAL")
+        self.table_store = TableStore(self.state_dir / DATABASE_FILE, synchronous)
+        self.restored = self.table_store.load(table)
+        self.restored += self.table_store.migrate_snapshot(self.state_dir / LEGACY_SNAPSHOT_FILE, table)
+        dynamodb_queries.forget(table)  # loaded behind the write hooks: index map rebuilt on first use
+        attach_store(self.table_store)
+
+    def _close_table_store(self) -> None:
+        if self.table_store is not None:
+            attach_store(None)
+            self.table_store.close()
+            self.table_store = None
 
     def _release_orphaned_claims(self) -> None:
         """Runs that were in flight when the stack went down cannot finish: fail them and free their sessions."""
