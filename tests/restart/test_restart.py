@@ -1,13 +1,11 @@
 """`make serve` keeps its data across a restart, and a crash loses no session and leaves none claimed."""
 
-import time
-
 import pytest
 
 from local.http_front import serve_in_background
 from local.stack import LocalStack
 from tests.client import ApiClient
-from tests.faults.tally import TALLY
+from tests.waiting import wait_until
 
 KEY = "restart-key"
 
@@ -46,7 +44,7 @@ def fake(fake_openai):
     fake_openai.latency_s = 0
 
 
-def test_a_clean_restart_keeps_sessions_examples_keys_and_tokens(tmp_path, fake):
+def test_a_clean_restart_keeps_sessions_examples_keys_and_tokens(tmp_path, fake, tally):
     stack, api = start(tmp_path, fake)
     session = api.session_with_framework()
     lead = {"first_name": "Ann", "company": "Acme", "linkedin_url": "https://www.linkedin.com/in/ann-restart"}
@@ -60,22 +58,24 @@ def test_a_clean_restart_keeps_sessions_examples_keys_and_tokens(tmp_path, fake)
         assert api.session(session["id"]).body == before
         run = api.call("GET", f"/api/runs/{dispatch['runId']}", token=dispatch["publicAccessToken"])
         assert run.status == 200 and run.body["status"] == "COMPLETED"
-        TALLY.inject("clean restart of the local stack")
-        TALLY.check(api, session["id"], [lead["linkedin_url"]])
+        tally.observe("clean restart of the local stack")
+        tally.check(api, session["id"], [lead["linkedin_url"]])
         assert [e["lead_id"] for e in api.session(session["id"]).body["generated_examples"]] == [lead["linkedin_url"]]
     finally:
         stop(stack)
 
 
-def test_a_crash_mid_run_loses_no_session_and_leaves_none_claimed(tmp_path, fake):
+def test_a_crash_mid_run_loses_no_session_and_leaves_none_claimed(tmp_path, fake, tally):
     stack, api = start(tmp_path, fake)
     idle = api.session_with_framework()
     busy = api.session_with_framework()
     fake.latency_s = 5
     dispatch = api.generate(busy["id"], [{"first_name": "Bo", "company": "Beta"}]).body
-    time.sleep(1.2)  # past the snapshot interval: the claim is on disk
+    snapshot = tmp_path / "dynamodb.json"
+    wait_until(lambda: snapshot.exists() and dispatch["runId"] in snapshot.read_text(), 10, "the claim to be on disk")
+    assert api.session(busy["id"]).body["task_status"] is not None
     crash(stack)
-    TALLY.inject("local stack crash mid-run")
+    tally.observe("local stack crash mid-run")
     fake.latency_s = 0
 
     stack, api = start(tmp_path, fake)
@@ -86,7 +86,8 @@ def test_a_crash_mid_run_loses_no_session_and_leaves_none_claimed(tmp_path, fake
         run = api.call("GET", f"/api/runs/{dispatch['runId']}", token=dispatch["publicAccessToken"]).body
         assert run["status"] == "FAILED" and "stopped" in run["error"]
         assert api.generate(busy["id"], [{"first_name": "Cy", "company": "Gamma"}]).status == 200
-        TALLY.check(api, busy["id"])
-        TALLY.check(api, idle["id"])
+        tally.check(api, busy["id"])
+        tally.check(api, idle["id"])
+        assert not tally.problems(), tally.totals()
     finally:
         stop(stack)
