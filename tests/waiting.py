@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any
 
-T = TypeVar("T")
 POLL_S = 0.02  # how often the condition is re-read; it bounds nothing, the deadline does
 
 
-def wait_until(predicate: Callable[[], T], timeout_s: float, what: str) -> T:
+def wait_until(predicate: Callable[[], Any], timeout_s: float, what: str) -> Any:
     """The first truthy value of ``predicate()``; AssertionError naming ``what`` if none comes within ``timeout_s``."""
     deadline = time.monotonic() + timeout_s
     while True:

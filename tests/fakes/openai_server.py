@@ -105,9 +105,10 @@ class FakeOpenAI:
                 self.gate.open.set()
             self.gate = None
 
-    def hold_email_requests(self, count: int, timeout_s: float) -> Gate:
-        """Hold email requests until ``count`` of them are in flight at once (or ``timeout_s`` passes)."""
-        self.gate = Gate(count, timeout_s)
+    def hold_email_requests(self, count: int, timeout_s: float, schema: str = "EmailDraft") -> Gate:
+        """Hold email requests (or chat turns: schema FrameworkReply) until ``count`` of them are in flight at
+        once, or ``timeout_s`` passes, or the test opens the gate (``gate.open.set()``)."""
+        self.gate = Gate(count, timeout_s, schema)
         return self.gate
 
     # ------------------------------------------------------------- answers
@@ -125,7 +126,7 @@ class FakeOpenAI:
             self.requests.append(record)
             self._in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self._in_flight)
-            gate = self.gate if _schema_name(body) == "EmailDraft" else None
+            gate = self.gate if self.gate is not None and _schema_name(body) == self.gate.schema else None
         try:
             if gate is not None:
                 gate.arrive()
@@ -204,8 +205,8 @@ class FakeOpenAI:
 class Gate:
     """Holds requests until ``count`` are waiting together; after that, or after the deadline, lets all through."""
 
-    def __init__(self, count: int, timeout_s: float):
-        self.count, self.timeout_s = count, timeout_s
+    def __init__(self, count: int, timeout_s: float, schema: str = "EmailDraft"):
+        self.count, self.timeout_s, self.schema = count, timeout_s, schema
         self.arrived = 0
         self.most_waiting = 0
         self._waiting = 0

@@ -6,7 +6,6 @@ stops (tests/faults/conftest.py).
 """
 
 import threading
-import time
 
 import pytest
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
