@@ -11,9 +11,9 @@ import pytest
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
 from local.eventbridge import status_change_event
+from tests.fakes.openai_server import ALWAYS_500, DROP, EMPTY_ONCE, PERMANENT_FAIL, RATE_LIMIT_ONCE, REFUSE, SLOW
 from tests.faults.conftest import RUN_TIMEOUT_S, WORKSPACE_LLM_CAP
 from tests.faults.tally import START_EXECUTION_FAILS
-from tests.fakes.openai_server import ALWAYS_500, DROP, EMPTY_ONCE, PERMANENT_FAIL, RATE_LIMIT_ONCE, REFUSE, SLOW
 from tests.waiting import wait_until
 
 FINAL = ("COMPLETED", "FAILED")

@@ -5,11 +5,11 @@ import uuid
 
 import openai
 import pytest
-
 from outreach.errors import LLMPermanentError, LLMTransientError
 from outreach.llm.openai_writer import OpenAIWriter
 from outreach.models.llm import EmailDraft, FrameworkReply
 from outreach.prompts import email_prompt, framework_prompt
+
 from tests.fakes.openai_server import ALWAYS_500, EMPTY_ONCE, PERMANENT_FAIL, RATE_LIMIT_ONCE, REFUSE
 
 SKELETON = {"goal": "Book a call", "sections": [{"name": "opener", "guidance": "Mention the company"}]}
