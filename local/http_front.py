@@ -9,14 +9,20 @@ import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 # API Gateway refuses payloads over 10 MB before the function sees them.
 MAX_REQUEST_BYTES = 10 * 1024 * 1024
+# The methods an HTTP API `ANY` route passes to the function; any other (TRACE, CONNECT, made-up ones) is a JSON 405.
+ROUTED_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+PROXY_PREFIX = "/api/"  # the template's one route: ANY /api/{proxy+}
 
 
 def to_event(method: str, target: str, headers: dict[str, str], body: bytes, source_ip: str) -> dict[str, Any]:
     url = urlsplit(target)
+    # An HTTP API hands the function the path percent-decoded, in rawPath and pathParameters alike
+    # (REST APIs and function URLs keep it encoded): ids are checked as the client meant them.
+    path = unquote(url.path or "/", errors="replace")
     query: dict[str, str] = {}
     for key, value in parse_qsl(url.query, keep_blank_values=True):
         query[key] = f"{query[key]},{value}" if key in query else value  # HTTP API joins repeats with commas
@@ -32,7 +38,7 @@ def to_event(method: str, target: str, headers: dict[str, str], body: bytes, sou
     return {
         "version": "2.0",
         "routeKey": "$default",
-        "rawPath": url.path or "/",
+        "rawPath": path,
         "rawQueryString": url.query,
         "cookies": [],
         "headers": lowered,
@@ -44,7 +50,7 @@ def to_event(method: str, target: str, headers: dict[str, str], body: bytes, sou
             "domainPrefix": "local",
             "http": {
                 "method": method.upper(),
-                "path": url.path or "/",
+                "path": path,
                 "protocol": "HTTP/1.1",
                 "sourceIp": source_ip,
                 "userAgent": lowered.get("user-agent", ""),
@@ -56,7 +62,7 @@ def to_event(method: str, target: str, headers: dict[str, str], body: bytes, sou
             "timeEpoch": int(now * 1000),
         },
         "body": text_body,
-        "pathParameters": None,
+        "pathParameters": {"proxy": path[len(PROXY_PREFIX):]} if path.startswith(PROXY_PREFIX) else None,
         "isBase64Encoded": is_base64,
     }
 
@@ -69,6 +75,18 @@ def make_server(stack, host: str = "127.0.0.1", port: int = 3000) -> ThreadingHT
 
         def log_message(self, fmt: str, *args: Any) -> None:  # quiet: the handlers log what matters
             pass
+
+        def __getattr__(self, name: str):
+            # BaseHTTPRequestHandler answers a method without a do_<METHOD> with a 501 HTML page; API Gateway
+            # never passes such a method on, and the API's errors are JSON: 405, with the methods there are.
+            if name.startswith("do_"):
+                return self._refuse_method
+            raise AttributeError(name)
+
+        def _refuse_method(self) -> None:
+            error = {"error": f"{self.command} is not allowed. Allowed: {', '.join(ROUTED_METHODS)}.",
+                     "code": "method_not_allowed"}
+            self._reply(405, error, close=True, headers={"Allow": ", ".join(ROUTED_METHODS)})
 
         def _handle(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
@@ -97,10 +115,12 @@ def make_server(stack, host: str = "127.0.0.1", port: int = 3000) -> ThreadingHT
             self.end_headers()
             self.wfile.write(raw)
 
-        def _reply(self, status: int, body: dict, close: bool = False) -> None:
+        def _reply(self, status: int, body: dict, close: bool = False, headers: dict[str, str] | None = None) -> None:
             raw = json.dumps(body).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
+            for key, value in (headers or {}).items():
+                self.send_header(key, value)
             self.send_header("Content-Length", str(len(raw)))
             if close:
                 self.send_header("Connection", "close")

@@ -1,5 +1,8 @@
 """The request bodies: what the API accepts, rejects and passes on."""
 
+import re
+
+import jsonschema
 import pytest
 from pydantic import ValidationError
 
@@ -274,3 +277,30 @@ def test_update_values_are_cleaned_and_capped():
     assert UpdateSessionRequest.model_validate({"draft_subject": "\x00Hi "}).changes() == {"draft_subject": "Hi"}
     with pytest.raises(ValidationError):
         UpdateSessionRequest.model_validate({"title": "t" * 201})
+
+
+# ----------------------------------------------- the document's "not blank" pattern is the validator's rule
+BLANKISH = ["", " ", "\t\n\r", "\x01\x02", "\x85", "\xa0", "\u3000", "\u2028", " \x7f ", "\u200b", "\ufeff", "a",
+            " a ", "\x01a", "é", "🚀"]
+
+
+@pytest.mark.parametrize("value", BLANKISH, ids=[repr(v) for v in BLANKISH])
+def test_a_required_text_is_accepted_exactly_when_the_documented_pattern_matches(value):
+    documented = CreateSessionRequest.model_json_schema()["properties"]["campaign_id"]["pattern"]
+    try:
+        CreateSessionRequest(campaign_id=value, node_id="n")
+        accepted = True
+    except ValidationError:
+        accepted = False
+    assert accepted == bool(re.search(documented, value))
+
+
+@pytest.mark.parametrize("field", ["first_name", "last_name", "full_name", "company", "linkedin_url"])
+@pytest.mark.parametrize("value", ["", "   ", "\x00"])
+def test_a_lead_whose_only_identifying_field_is_blank_is_refused_and_the_schema_says_so(field, value):
+    schema = Lead.model_json_schema()
+    with pytest.raises(ValidationError):
+        Lead.model_validate({field: value})
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({field: value}, schema)
+    jsonschema.validate({field: "Ann"}, schema)

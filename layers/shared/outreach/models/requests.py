@@ -6,7 +6,7 @@ import math
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from outreach.models.text import Identifier, LongText, Name, text
+from outreach.models.text import NON_BLANK, Identifier, LongText, Name, text
 
 MAX_LEADS_PER_CALL = 100
 MAX_CUSTOM_FIELDS = 50
@@ -20,12 +20,35 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
 
+IDENTIFYING_FIELDS = ("first_name", "last_name", "full_name", "company", "linkedin_url")
+
+
+def _custom_fields_schema(schema: dict) -> None:
+    """The document states what ``_flat_and_small`` checks: keys not blank, at most 50, numbers DynamoDB can store."""
+    schema.pop("patternProperties", None)
+    schema["propertyNames"] = {"type": "string", "minLength": 1, "maxLength": 64, "pattern": NON_BLANK}
+    schema["maxProperties"] = MAX_CUSTOM_FIELDS
+    schema["additionalProperties"] = {
+        "anyOf": [
+            {"type": "string", "maxLength": 2000},
+            {"type": "integer", "minimum": -(_MAX_INT - 1), "maximum": _MAX_INT - 1},
+            {"type": "number", "minimum": _FLOAT_RANGE[0], "maximum": _FLOAT_RANGE[1]},
+            {"type": "number", "minimum": -_FLOAT_RANGE[1], "maximum": -_FLOAT_RANGE[0]},
+            {"type": "boolean"},
+            {"type": "null"},
+        ]
+    }
+
+
 class Lead(_Body):
-    # The schema says what the validator below enforces: at least one way to tell who the lead is.
+    # The schema says what the validator below enforces: at least one way to tell who the lead is, not blank.
     model_config = ConfigDict(
         extra="ignore",
         json_schema_extra={
-            "anyOf": [{"required": [name]} for name in ("first_name", "last_name", "full_name", "company", "linkedin_url")]
+            "anyOf": [
+                {"required": [name], "properties": {name: {"type": "string", "pattern": NON_BLANK}}}
+                for name in IDENTIFYING_FIELDS
+            ]
         },
     )
 
@@ -36,7 +59,9 @@ class Lead(_Body):
     position: Name | None = None
     headline: text(2000) | None = None
     linkedin_url: text(512) | None = None
-    custom_fields: dict[text(64, min_length=1), CustomValue] = Field(default_factory=dict)
+    custom_fields: dict[text(64, min_length=1), CustomValue] = Field(
+        default_factory=dict, json_schema_extra=lambda schema: _custom_fields_schema(schema)
+    )
 
     @field_validator("custom_fields")
     @classmethod
@@ -56,7 +81,7 @@ class Lead(_Body):
 
     @model_validator(mode="after")
     def _identifiable(self) -> Lead:
-        if not any((self.first_name, self.last_name, self.full_name, self.company, self.linkedin_url)):
+        if not any(getattr(self, name) for name in IDENTIFYING_FIELDS):
             raise ValueError("a lead needs a name, a company or a linkedin_url")
         return self
 
