@@ -13,8 +13,6 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 # API Gateway refuses payloads over 10 MB before the function sees them.
 MAX_REQUEST_BYTES = 10 * 1024 * 1024
-# The methods an HTTP API `ANY` route passes to the function; any other (TRACE, CONNECT, made-up ones) is a JSON 405.
-ROUTED_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 PROXY_PREFIX = "/api/"  # the template's one route: ANY /api/{proxy+}
 
 
@@ -77,16 +75,11 @@ def make_server(stack, host: str = "127.0.0.1", port: int = 3000) -> ThreadingHT
             pass
 
         def __getattr__(self, name: str):
-            # BaseHTTPRequestHandler answers a method without a do_<METHOD> with a 501 HTML page; API Gateway
-            # never passes such a method on, and the API's errors are JSON: 405, with the methods there are.
+            # BaseHTTPRequestHandler answers a method it has no do_<METHOD> for (TRACE, CONNECT, made-up ones)
+            # with a 501 HTML page: pass every method to the API, whose answer is the JSON 405.
             if name.startswith("do_"):
-                return self._refuse_method
+                return self._handle
             raise AttributeError(name)
-
-        def _refuse_method(self) -> None:
-            error = {"error": f"{self.command} is not allowed. Allowed: {', '.join(ROUTED_METHODS)}.",
-                     "code": "method_not_allowed"}
-            self._reply(405, error, close=True, headers={"Allow": ", ".join(ROUTED_METHODS)})
 
         def _handle(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
@@ -115,12 +108,10 @@ def make_server(stack, host: str = "127.0.0.1", port: int = 3000) -> ThreadingHT
             self.end_headers()
             self.wfile.write(raw)
 
-        def _reply(self, status: int, body: dict, close: bool = False, headers: dict[str, str] | None = None) -> None:
+        def _reply(self, status: int, body: dict, close: bool = False) -> None:
             raw = json.dumps(body).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
-            for key, value in (headers or {}).items():
-                self.send_header(key, value)
             self.send_header("Content-Length", str(len(raw)))
             if close:
                 self.send_header("Connection", "close")
@@ -128,7 +119,6 @@ def make_server(stack, host: str = "127.0.0.1", port: int = 3000) -> ThreadingHT
             self.end_headers()
             self.wfile.write(raw)
 
-        do_GET = do_POST = do_PATCH = do_DELETE = do_PUT = do_HEAD = do_OPTIONS = _handle
 
     class Server(ThreadingHTTPServer):
         daemon_threads = True

@@ -304,3 +304,38 @@ def test_a_lead_whose_only_identifying_field_is_blank_is_refused_and_the_schema_
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({field: value}, schema)
     jsonschema.validate({field: "Ann"}, schema)
+
+
+NUMBERS = [0, 0.0, -0.0, 1, -1, 7.5, 1e-130, 1e-131, 10**38 - 1, 10**38, -(10**38), 1e38, 9.99e37, 1e50, 10**400,
+           2.5e-300]
+
+
+@pytest.mark.parametrize("number", NUMBERS, ids=[repr(n) for n in NUMBERS])
+def test_a_custom_number_is_accepted_exactly_when_the_document_allows_it(number):
+    schema = Lead.model_json_schema()
+    body = {"first_name": "Ann", "custom_fields": {"n": number}}
+    try:
+        Lead.model_validate(body)
+        accepted = True
+    except ValidationError:
+        accepted = False
+    try:
+        jsonschema.validate(body, schema)
+        documented = True
+    except jsonschema.ValidationError:
+        documented = False
+    assert accepted == documented
+
+
+@pytest.mark.parametrize(("body", "field"), [({"isFirstBatch": "yes"}, "isFirstBatch"), ({"isFirstBatch": 1}, "isFirstBatch"),
+                                             ({"sequenceContext": {"position": True}}, "position")])
+def test_no_boolean_for_a_number_and_no_number_for_a_boolean(body, field):
+    with pytest.raises(ValidationError):
+        GenerateExamplesRequest.model_validate({"leads": [lead()], **body})
+
+
+@pytest.mark.parametrize("number", [float("inf"), float("-inf"), float("nan")])
+def test_infinities_and_nan_are_refused(number):
+    # Not JSON, but Python's json module reads Infinity and NaN.
+    with pytest.raises(ValidationError):
+        Lead.model_validate({"first_name": "Ann", "custom_fields": {"n": number}})

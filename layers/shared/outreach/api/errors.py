@@ -55,10 +55,12 @@ def register(app: APIGatewayHttpResolver) -> None:
 
     @app.not_found
     def not_found(_: Exception) -> Response:
-        """404 for an unknown path; 405 with ``Allow`` for a known path and another method."""
+        """405 with ``Allow`` for a method the path does not take (any method the API has no route for: TRACE,
+        CONNECT...); 404 for an unknown path."""
         path, method = app.current_event.path, app.current_event.http_method.upper()
-        allowed = sorted({r.method for r in app._static_routes + app._dynamic_routes if r.rule.match(path)})
-        if allowed and method not in allowed:
+        routes = app._static_routes + app._dynamic_routes
+        allowed = sorted({r.method for r in routes if r.rule.match(path)})
+        if (allowed and method not in allowed) or method not in {r.method for r in routes}:
             error = {"error": f"{method} is not allowed here. Allowed: {', '.join(allowed)}.",
                      "code": "method_not_allowed"}
             return json_response(405, error, headers={"Allow": ", ".join(allowed)})

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import math
-
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator, model_validator
 
 from outreach.models.text import NON_BLANK, Identifier, LongText, Name, text
 
 MAX_LEADS_PER_CALL = 100
 MAX_CUSTOM_FIELDS = 50
 CustomValue = text(2000) | int | float | bool | None
-# DynamoDB numbers: 38 significant digits, magnitude within 1e-130 .. 1e126.
-_MAX_INT = 10**38
-_FLOAT_RANGE = (1e-130, 1e125)
+# DynamoDB numbers: 38 significant digits, magnitude within 1e-130 .. 1e126. A custom number is 0 or of a size
+# between these two, so every whole number has at most 38 digits (one rule for JSON's 7, 7.0 and 7e0 alike).
+_SMALLEST = 1e-130
+_LARGEST = 10**38 - 1
 
 
 class _Body(BaseModel):
@@ -31,9 +30,9 @@ def _custom_fields_schema(schema: dict) -> None:
     schema["additionalProperties"] = {
         "anyOf": [
             {"type": "string", "maxLength": 2000},
-            {"type": "integer", "minimum": -(_MAX_INT - 1), "maximum": _MAX_INT - 1},
-            {"type": "number", "minimum": _FLOAT_RANGE[0], "maximum": _FLOAT_RANGE[1]},
-            {"type": "number", "minimum": -_FLOAT_RANGE[1], "maximum": -_FLOAT_RANGE[0]},
+            {"type": "number", "minimum": _SMALLEST, "maximum": _LARGEST},
+            {"type": "number", "minimum": -_LARGEST, "maximum": -_SMALLEST},
+            {"type": "integer", "minimum": 0, "maximum": 0},
             {"type": "boolean"},
             {"type": "null"},
         ]
@@ -71,12 +70,8 @@ class Lead(_Body):
         for key, item in value.items():
             if isinstance(item, bool) or item is None or isinstance(item, str):
                 continue
-            if isinstance(item, int) and abs(item) >= _MAX_INT:
-                raise ValueError(f"custom field {key!r}: integers have at most 38 digits")
-            if isinstance(item, float) and not (
-                item == 0 or (math.isfinite(item) and _FLOAT_RANGE[0] <= abs(item) <= _FLOAT_RANGE[1])
-            ):
-                raise ValueError(f"custom field {key!r}: numbers must be finite, between 1e-130 and 1e125")
+            if not (item == 0 or _SMALLEST <= abs(item) <= _LARGEST):  # NaN and infinities compare False
+                raise ValueError(f"custom field {key!r}: a number is 0 or between 1e-130 and 1e38 in size")
         return value
 
     @model_validator(mode="after")
@@ -96,15 +91,16 @@ class PriorNode(_Body):
 
 
 class SequenceContext(_Body):
-    position: int | None = Field(default=None, ge=0, le=2**52 - 1)
-    total_nodes: int | None = Field(default=None, ge=0, le=2**52 - 1)
+    # Strict: JSON true is not the number 1 (the document says integer).
+    position: StrictInt | None = Field(default=None, ge=0, le=2**52 - 1)
+    total_nodes: StrictInt | None = Field(default=None, ge=0, le=2**52 - 1)
     prior_nodes: list[PriorNode] = Field(default_factory=list, max_length=50)
 
 
 class GenerateExamplesRequest(_Body):
     leads: list[Lead] = Field(min_length=1, max_length=MAX_LEADS_PER_CALL)
     sequence_context: SequenceContext | None = Field(default=None, alias="sequenceContext")
-    is_first_batch: bool = Field(default=False, alias="isFirstBatch")
+    is_first_batch: StrictBool = Field(default=False, alias="isFirstBatch")  # "yes" or 1 is no boolean
 
 
 class ChatTurnRequest(_Body):
