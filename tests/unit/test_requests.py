@@ -339,3 +339,24 @@ def test_infinities_and_nan_are_refused(number):
     # Not JSON, but Python's json module reads Infinity and NaN.
     with pytest.raises(ValidationError):
         Lead.model_validate({"first_name": "Ann", "custom_fields": {"n": number}})
+
+
+@pytest.mark.parametrize("value", [3, 3.0, 0])
+def test_a_position_is_any_json_integer(value):
+    assert GenerateExamplesRequest.model_validate(
+        {"leads": [lead()], "sequenceContext": {"position": value}}).sequence_context.position == value
+
+
+@pytest.mark.parametrize("value", ["3", 3.5, False])
+def test_a_position_is_nothing_else(value):
+    with pytest.raises(ValidationError):
+        GenerateExamplesRequest.model_validate({"leads": [lead()], "sequenceContext": {"position": value}})
+
+
+@pytest.mark.parametrize("value", ["0" * 2001, "12", "true"])
+def test_a_custom_text_stays_text_and_an_overlong_one_is_refused(value):
+    if len(value) > 2000:
+        with pytest.raises(ValidationError):
+            Lead.model_validate({"first_name": "Ann", "custom_fields": {"k": value}})
+    else:
+        assert Lead.model_validate({"first_name": "Ann", "custom_fields": {"k": value}}).custom_fields == {"k": value}

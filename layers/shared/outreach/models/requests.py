@@ -2,13 +2,36 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator, model_validator
+from typing import Annotated, Any
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    field_validator,
+    model_validator,
+)
 
 from outreach.models.text import NON_BLANK, Identifier, LongText, Name, text
 
 MAX_LEADS_PER_CALL = 100
 MAX_CUSTOM_FIELDS = 50
-CustomValue = text(2000) | int | float | bool | None
+
+
+def _json_integer(value: Any) -> Any:
+    """A JSON integer (7, or 7.0, which JSON Schema counts as one): not true, not "7"."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("must be an integer")
+    return value
+
+
+# What the document says is what is accepted: no "7" for a number, no 1 for a boolean, no "true" for either.
+JsonInt = Annotated[int, BeforeValidator(_json_integer)]
+CustomValue = text(2000) | StrictInt | StrictFloat | StrictBool | None
 # DynamoDB numbers: 38 significant digits, magnitude within 1e-130 .. 1e126. A custom number is 0 or of a size
 # between these two, so every whole number has at most 38 digits (one rule for JSON's 7, 7.0 and 7e0 alike).
 _SMALLEST = 1e-130
@@ -91,9 +114,8 @@ class PriorNode(_Body):
 
 
 class SequenceContext(_Body):
-    # Strict: JSON true is not the number 1 (the document says integer).
-    position: StrictInt | None = Field(default=None, ge=0, le=2**52 - 1)
-    total_nodes: StrictInt | None = Field(default=None, ge=0, le=2**52 - 1)
+    position: JsonInt | None = Field(default=None, ge=0, le=2**52 - 1)
+    total_nodes: JsonInt | None = Field(default=None, ge=0, le=2**52 - 1)
     prior_nodes: list[PriorNode] = Field(default_factory=list, max_length=50)
 
 
