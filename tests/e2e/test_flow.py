@@ -67,13 +67,13 @@ def test_leads_run_in_parallel_and_each_call_carries_one_lead(api, fake_openai, 
     fake_openai.reset()
     sent = leads(8, "Par")
     # Each call is held until all 8 are in flight together: only leads that run in parallel get through.
-    gate = fake_openai.hold_email_requests(len(sent), timeout_s=GATE_S)
+    gate = fake_openai.hold_email_requests(len(sent), timeout_s=GATE_S, marker="/in/par-")
     assert api.generate(session["id"], sent).status == 200
     done = api.wait_idle(session["id"], timeout_s=GATE_S + 30)
 
     assert gate.filled, f"only {gate.most_waiting} of 8 LLM calls were ever in flight together"
     assert all(e["status"] == "completed" for e in done["generated_examples"])
-    calls = fake_openai.email_requests()
+    calls = [call for call in fake_openai.email_requests() if "/in/par-" in json.dumps(call["body"])]
     assert len(calls) == 8
     for call in calls:
         text = json.dumps(call["body"]["messages"])
@@ -84,12 +84,13 @@ def test_leads_run_in_parallel_and_each_call_carries_one_lead(api, fake_openai, 
 
 def test_a_twelve_way_race_has_one_winner(api, fake_openai, patient_llm):
     session = api.session_with_framework()
-    gate = fake_openai.hold_email_requests(2, timeout_s=GATE_S)  # one lead never fills it: the run waits for us
+    # One lead never fills the gate: the winner's run waits at the LLM until the race is over.
+    gate = fake_openai.hold_email_requests(2, timeout_s=GATE_S, marker="/in/race-")
     answers, barrier = [], threading.Barrier(12)
 
     def dispatch():
         barrier.wait()
-        answers.append(api.generate(session["id"], leads(1)))
+        answers.append(api.generate(session["id"], leads(1, "Race")))
 
     threads = [threading.Thread(target=dispatch) for _ in range(12)]
     for t in threads:
@@ -109,8 +110,9 @@ def test_no_framework_is_400_but_a_busy_session_is_409_first(api, fake_openai, p
     assert answer.status == 400
     assert answer.body == {"error": "Session has no framework yet. Chat first to create one.", "code": "no_framework"}
 
-    gate = fake_openai.hold_email_requests(2, timeout_s=GATE_S, schema="FrameworkReply")  # the turn waits for us
-    assert api.turn(session["id"]).status == 200
+    marker = f"busy turn {session['id']}"
+    gate = fake_openai.hold_email_requests(2, timeout_s=GATE_S, schema="FrameworkReply", marker=marker)
+    assert api.turn(session["id"], marker).status == 200  # the turn waits at the LLM until the test opens the gate
     busy = api.generate(session["id"], leads(1))
     assert busy.status == 409 and busy.body["code"] == "session_busy"
     assert api.turn(session["id"]).status == 409
@@ -270,7 +272,7 @@ def test_a_hundred_leads_run_in_one_wave_and_all_land_in_order(api, stack, fake_
     fake_openai.reset()
     sent = leads(100, "Hundred")
     # Every call is held until all 100 are in flight together: one wave, not batches of 40.
-    gate = fake_openai.hold_email_requests(len(sent), timeout_s=GATE_S)
+    gate = fake_openai.hold_email_requests(len(sent), timeout_s=GATE_S, marker="/in/hundred-")
     dispatch = api.generate(session["id"], sent, isFirstBatch=True).body
     done = api.wait_idle(session["id"], timeout_s=GATE_S + 60)
     assert gate.filled, f"at most {gate.most_waiting} of 100 LLM calls were in flight together"

@@ -105,10 +105,11 @@ class FakeOpenAI:
                 self.gate.open.set()
             self.gate = None
 
-    def hold_email_requests(self, count: int, timeout_s: float, schema: str = "EmailDraft") -> Gate:
-        """Hold email requests (or chat turns: schema FrameworkReply) until ``count`` of them are in flight at
-        once, or ``timeout_s`` passes, or the test opens the gate (``gate.open.set()``)."""
-        self.gate = Gate(count, timeout_s, schema)
+    def hold_email_requests(self, count: int, timeout_s: float, schema: str = "EmailDraft", marker: str = "") -> Gate:
+        """Hold email requests (or chat turns: schema FrameworkReply) whose body holds ``marker`` until ``count``
+        of them are in flight at once, or ``timeout_s`` passes, or the test opens the gate (``gate.open.set()``).
+        The marker keeps other tests' late calls out of the count."""
+        self.gate = Gate(count, timeout_s, schema, marker)
         return self.gate
 
     # ------------------------------------------------------------- answers
@@ -126,7 +127,7 @@ class FakeOpenAI:
             self.requests.append(record)
             self._in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self._in_flight)
-            gate = self.gate if self.gate is not None and _schema_name(body) == self.gate.schema else None
+            gate = self.gate if self.gate is not None and self.gate.holds(body) else None
         try:
             if gate is not None:
                 gate.arrive()
@@ -205,13 +206,16 @@ class FakeOpenAI:
 class Gate:
     """Holds requests until ``count`` are waiting together; after that, or after the deadline, lets all through."""
 
-    def __init__(self, count: int, timeout_s: float, schema: str = "EmailDraft"):
-        self.count, self.timeout_s, self.schema = count, timeout_s, schema
+    def __init__(self, count: int, timeout_s: float, schema: str = "EmailDraft", marker: str = ""):
+        self.count, self.timeout_s, self.schema, self.marker = count, timeout_s, schema, marker
         self.arrived = 0
         self.most_waiting = 0
         self._waiting = 0
         self._lock = threading.Lock()
         self.open = threading.Event()
+
+    def holds(self, body: dict) -> bool:
+        return _schema_name(body) == self.schema and self.marker in json.dumps(body)
 
     def arrive(self) -> None:
         with self._lock:

@@ -83,7 +83,7 @@ def test_start_execution_fails(api, tally, monkeypatch):
 def test_an_aborted_execution_frees_the_session_and_fails_the_run(api, stack, fake_openai, tally, patient_llm):
     session = api.session_with_framework()
     sent = leads(2, "abort")
-    gate = fake_openai.hold_email_requests(len(sent), timeout_s=20)  # the leads wait at the LLM until stopped
+    gate = fake_openai.hold_email_requests(len(sent), timeout_s=20, marker="/in/abort-")  # they wait until stopped
     dispatch = api.generate(session["id"], sent).body
     wait_until(lambda: gate.arrived >= len(sent), 20, "both leads to be calling the LLM")
     sfn = stack.client("stepfunctions")
@@ -169,7 +169,7 @@ def test_the_aggregate_twice_changes_nothing(api, stack, tally):
 def test_delete_during_a_run_does_not_bring_the_session_back(api, fake_openai, tally, patient_llm):
     session = api.session_with_framework()
     sent = leads(3, "del")
-    gate = fake_openai.hold_email_requests(len(sent), timeout_s=20)  # the leads wait at the LLM during the DELETE
+    gate = fake_openai.hold_email_requests(len(sent), timeout_s=20, marker="/in/del-")  # they wait during the DELETE
     dispatch = api.generate(session["id"], sent).body
     wait_until(lambda: gate.arrived >= len(sent), 20, "the leads to be calling the LLM")
     assert api.call("DELETE", f"/api/campaigns/ai-chat-sessions/{session['id']}").status == 200
@@ -186,7 +186,7 @@ def test_delete_during_a_run_does_not_bring_the_session_back(api, fake_openai, t
 def test_an_eventbridge_status_change_releases_the_run(api, stack, fake_openai, tally, patient_llm):
     """The rule's own event (an execution's status change, as EventBridge sends it) through the emulated bus."""
     session = api.session_with_framework()
-    gate = fake_openai.hold_email_requests(2, timeout_s=20)  # one lead never fills it: it waits for the test
+    gate = fake_openai.hold_email_requests(2, timeout_s=20, marker="/in/eb-")  # one lead never fills it: it waits
     dispatch = api.generate(session["id"], leads(1, "eb")).body
     wait_until(lambda: gate.arrived, 20, "the lead to be calling the LLM")
     execution = execution_of(stack, dispatch["runId"])
@@ -305,7 +305,7 @@ def test_a_workspace_never_has_more_llm_calls_in_flight_than_its_cap(api, stack,
     counts = {}
     stack.before_invoke = invocations(stack, counts)
     # The first calls are held until the cap's worth are in flight together: the cap lets calls overlap up to it.
-    gate = fake_openai.hold_email_requests(WORKSPACE_LLM_CAP, timeout_s=30)
+    gate = fake_openai.hold_email_requests(WORKSPACE_LLM_CAP, timeout_s=30, marker="/in/cap")
     batch_one, batch_two = leads(6, "capa"), leads(6, "capb")
     one = api.generate(first["id"], batch_one, isFirstBatch=True)
     two = api.generate(second["id"], batch_two, isFirstBatch=True)
