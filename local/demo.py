@@ -60,7 +60,8 @@ def _run(api, provider: str, chat: dict, leads: list[dict]) -> int:
     print(f"== Chat: {len(chat['turns'])} turns to converge on a framework ==")
     for message in chat["turns"]:
         answer = api.turn(
-            sid, message, availableVarNames=chat.get("availableVarNames", []), sequenceContext=chat.get("sequenceContext")
+            sid, message,
+            availableVarNames=chat.get("availableVarNames", []), sequenceContext=chat.get("sequenceContext"),
         )
         if answer.status != 200:
             print(f"chat turn refused: {answer.status} {answer.body}", file=sys.stderr)

@@ -7,8 +7,8 @@ from aws_lambda_powertools.utilities.parser import BaseModel, event_parser
 
 from outreach import METRICS_NAMESPACE, SERVICE_NAME, runtime
 from outreach.config import settings
-from outreach.observability import service_logger, service_tracer
 from outreach.logic import workers
+from outreach.observability import service_logger, service_tracer
 
 logger = service_logger()
 tracer = service_tracer()

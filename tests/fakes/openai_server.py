@@ -276,14 +276,19 @@ def _completion(request: dict, messages: list, content: Any, refusal: str | None
 def _response(request: dict, messages: list, content: Any, refusal: str | None) -> dict:
     text = json.dumps(content) if content is not None else None
     input_tokens, output_tokens = _usage(messages, text)
-    part = {"type": "refusal", "refusal": refusal} if refusal else {"type": "output_text", "text": text, "annotations": []}
+    part = (
+        {"type": "refusal", "refusal": refusal} if refusal
+        else {"type": "output_text", "text": text, "annotations": []}
+    )
     return {
         "id": "resp_fake",
         "object": "response",
         "created_at": int(time.time()),
         "model": request.get("model", "fake"),
         "status": "completed",
-        "output": [{"type": "message", "id": "msg_fake", "status": "completed", "role": "assistant", "content": [part]}],
+        "output": [
+            {"type": "message", "id": "msg_fake", "status": "completed", "role": "assistant", "content": [part]}
+        ],
         "parallel_tool_calls": True,
         "tool_choice": "auto",
         "tools": [],

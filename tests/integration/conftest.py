@@ -7,6 +7,8 @@ import json
 from types import SimpleNamespace
 
 import pytest
+
+from local.stack import LocalStack
 from outreach import clock
 from outreach.clock import new_run_id, now_epoch
 from outreach.config import function_environment
@@ -14,8 +16,6 @@ from outreach.llm.offline import OfflineWriter
 from outreach.logic import runs, sessions
 from outreach.logic.auth import service_secret
 from outreach.models.requests import ChatTurnRequest, CreateSessionRequest, GenerateExamplesRequest
-
-from local.stack import LocalStack
 
 WS_A, WS_B = "ws_a", "ws_b"
 SKELETON = {

@@ -4,13 +4,13 @@ import re
 
 import openai
 import pytest
+
 from outreach import clock
 from outreach.clock import now_epoch
 from outreach.errors import LLMTransientError
 from outreach.llm.openai_writer import OpenAIWriter
 from outreach.logic import sessions, workers
 from outreach.logic.leads import lead_id
-
 from tests.fakes.openai_server import ALWAYS_500, PERMANENT_FAIL
 from tests.integration.conftest import DRAFT_BODY, DRAFT_SUBJECT, SKELETON, WS_A, raw_session
 from tests.waiting import SteppedClock

@@ -5,11 +5,11 @@ import uuid
 
 import openai
 import pytest
+
 from outreach.errors import LLMPermanentError, LLMTransientError
 from outreach.llm.openai_writer import OpenAIWriter
 from outreach.models.llm import EmailDraft, FrameworkReply
 from outreach.prompts import email_prompt, framework_prompt
-
 from tests.fakes.openai_server import ALWAYS_500, EMPTY_ONCE, PERMANENT_FAIL, RATE_LIMIT_ONCE, REFUSE
 
 SKELETON = {"goal": "Book a call", "sections": [{"name": "opener", "guidance": "Mention the company"}]}
@@ -52,7 +52,9 @@ def prompt_for(lead: dict, tag: str):
 def test_email_parsed_with_usage(fake, tag):
     prompt = prompt_for({"first_name": "Ann", "company": "Acme"}, tag)
     result = make_writer(fake.url).write_email(prompt)
-    assert result.value == EmailDraft(subject="An idea for Acme", body="Hi Ann,\n\nA short note about Acme.\n\nBest,\nSam")
+    assert result.value == EmailDraft(
+        subject="An idea for Acme", body="Hi Ann,\n\nA short note about Acme.\n\nBest,\nSam"
+    )
     assert result.model == "gpt-test"
     assert result.usage.input_tokens == billed_input_tokens(mine(fake, tag)) > 0
     assert result.usage.output_tokens > 0
@@ -130,7 +132,8 @@ def test_one_lead_failure_does_not_affect_the_next(fake, tag):
     writer = make_writer(fake.url)
     with pytest.raises(LLMPermanentError):
         writer.write_email(prompt_for({"first_name": "Ann", "headline": PERMANENT_FAIL}, tag))
-    assert writer.write_email(prompt_for({"first_name": "Bo", "company": "Initech"}, tag)).value.subject == "An idea for Initech"
+    written = writer.write_email(prompt_for({"first_name": "Bo", "company": "Initech"}, tag))
+    assert written.value.subject == "An idea for Initech"
 
 
 def test_framework_turn_parses_the_framework(fake, tag):

@@ -78,7 +78,8 @@ def _sequence_text(sequence_context: dict | None) -> str:
         {"step": i + 1, "subject": node.get("subject"), "body": node.get("body")}
         for i, node in enumerate(sequence_context.get("prior_nodes") or [])
     ]
-    lines = [f"Position in the sequence: {position if position is not None else 'unknown'} of {total if total is not None else 'unknown'}."]
+    where = f"{position if position is not None else 'unknown'} of {total if total is not None else 'unknown'}"
+    lines = [f"Position in the sequence: {where}."]
     if prior:
         lines.append("Earlier emails in this sequence, oldest first:")
         lines.append(f"<prior_emails>\n{_data(prior)}\n</prior_emails>")

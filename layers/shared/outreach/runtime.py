@@ -1,4 +1,4 @@
-"""What every handler builds once per container: settings, the store, clients, the writer.
+"""What every handler builds once per container: the store, clients, the writer (settings: config.py).
 
 Built lazily and cached, so importing a handler stays cheap (cold starts) and
 tests can reset it with :func:`reset`.
@@ -10,6 +10,7 @@ import functools
 
 import boto3
 
+from outreach import config
 from outreach.config import Settings, settings
 from outreach.dal.dynamodb import DynamoDBSessionStore
 
@@ -21,7 +22,9 @@ def _endpoint(s: Settings) -> dict:
 @functools.lru_cache(maxsize=8)
 def _store(table_name: str, endpoint: str) -> DynamoDBSessionStore:
     kw = {"endpoint_url": endpoint} if endpoint else {}
-    return DynamoDBSessionStore(table_name, client=boto3.client("dynamodb", **kw), resource=boto3.resource("dynamodb", **kw))
+    return DynamoDBSessionStore(
+        table_name, client=boto3.client("dynamodb", **kw), resource=boto3.resource("dynamodb", **kw)
+    )
 
 
 def store() -> DynamoDBSessionStore:
@@ -50,8 +53,14 @@ def writer():
 
 
 def reset() -> None:
+    """Forget everything built: settings, clients, the writer, and Powertools' cached secrets."""
+    from aws_lambda_powertools.utilities.parameters import clear_caches
+
+    config.reset()
     for cached in (_store, _sfn, _writer):
         cached.cache_clear()
-    from outreach.logic import auth
+    clear_caches()
 
-    auth._secret_cache.clear()
+
+# Every handler imports this module: on AWS a bad environment fails the cold start here, naming the variable.
+settings()

@@ -184,8 +184,13 @@ class DynamoDBSessionStore:
         require_skeleton: bool,
     ) -> dict[str, Any]:
         """One conditional write; on failure the old item (ALL_OLD) tells 404, 409 and 400 apart, 409 first."""
-        condition = "attribute_exists(pk) AND workspace_id = :ws AND (attribute_not_exists(task_status) OR task_expires_at < :now)"
-        values: dict[str, Any] = {":ws": workspace_id, ":now": now, ":ts": task_status, ":run": run_id, ":exp": expires_at}
+        condition = (
+            "attribute_exists(pk) AND workspace_id = :ws"
+            " AND (attribute_not_exists(task_status) OR task_expires_at < :now)"
+        )
+        values: dict[str, Any] = {
+            ":ws": workspace_id, ":now": now, ":ts": task_status, ":run": run_id, ":exp": expires_at
+        }
         if require_skeleton:
             condition += " AND attribute_type(skeleton, :map)"
             values[":map"] = "M"

@@ -25,7 +25,7 @@ class Writer(Protocol):
 
 
 def check_email(draft: EmailDraft) -> EmailDraft:
-    """Reject output no user could send: empty parts or placeholders left unfilled."""
+    """Reject an email with an empty subject or body; trim both. (Nothing here looks at placeholders.)"""
     subject, body = draft.subject.strip(), draft.body.strip()
     if not subject or not body:
         raise ValueError("the model returned an empty subject or body")

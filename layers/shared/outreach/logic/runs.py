@@ -77,7 +77,9 @@ def _abandon(store: SessionStore, run_id: str, session_id: str) -> None:
         store.release_claim(session_id, run_id)
     finally:
         try:
-            store.fail_run(run_id, {"status": "FAILED", "finished_at": now_iso(), "error": "The run could not be started."})
+            store.fail_run(
+                run_id, {"status": "FAILED", "finished_at": now_iso(), "error": "The run could not be started."}
+            )
         except Exception:  # the run record may not exist yet; the claim release above is what matters
             logger.warning("could not mark the abandoned run failed", extra={"run_id": run_id})
 
@@ -96,7 +98,9 @@ def dispatch_generate(
         leads = []
         for index, lead in enumerate(request.leads):
             sent = lead.as_sent()
-            leads.append({"index": index, "lead": sent, "lead_id": lead_id(sent), "status": "pending", "expires_at": ttl})
+            leads.append(
+                {"index": index, "lead": sent, "lead_id": lead_id(sent), "status": "pending", "expires_at": ttl}
+            )
         run = {
             "total": len(leads),
             "context": {
@@ -104,7 +108,9 @@ def dispatch_generate(
                 "draft_subject": session.get("draft_subject"),
                 "draft_body": session.get("draft_body"),
                 "framework_version": session.get("framework_version", 0),
-                "sequence_context": request.sequence_context.model_dump(mode="json") if request.sequence_context else None,
+                "sequence_context": (
+                    request.sequence_context.model_dump(mode="json") if request.sequence_context else None
+                ),
                 "is_first_batch": request.is_first_batch,
             },
         }
@@ -140,7 +146,9 @@ def dispatch_chat_turn(
                 "message_created_at": now_iso(),
                 "available_var_names": request.available_var_names,
                 "sample_leads": [lead.as_sent() for lead in request.sample_leads],
-                "sequence_context": request.sequence_context.model_dump(mode="json") if request.sequence_context else None,
+                "sequence_context": (
+                    request.sequence_context.model_dump(mode="json") if request.sequence_context else None
+                ),
             },
         }
         return run, [], {"run_id": run_id}

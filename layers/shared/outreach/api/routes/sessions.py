@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from outreach import runtime
 from outreach.api.documentation import API_KEY, BODY_ERRORS, SESSION_ERRORS, SESSIONS, SessionId, responses
-from outreach.api.errors import campaign_id_required, json_response
+from outreach.api.errors import answer, campaign_id_required
 from outreach.logic import sessions
 from outreach.models.requests import CreateSessionRequest, UpdateSessionRequest
 from outreach.models.responses import Deleted, Session, SessionList
@@ -33,8 +34,8 @@ def workspace() -> str:
     responses=responses(201, Session, "The new session.", {400: "The body is not JSON (invalid_json).",
                                                          401: None, **BODY_ERRORS}),
 )
-def create_session(body: CreateSessionRequest):
-    return json_response(201, sessions.create_session(runtime.store(), workspace(), body))
+def create_session(body: CreateSessionRequest) -> Response[Session]:
+    return answer(201, sessions.create_session(runtime.store(), workspace(), body))
 
 
 @router.get(
@@ -54,11 +55,11 @@ def list_sessions(
         Query(min_length=1, max_length=128, pattern=NON_BLANK,
               description="The campaign whose sessions to list; missing, empty or blank: 400."),
     ],
-):
+) -> Response[SessionList]:
     caller = workspace()
     if not campaign_id:
         raise campaign_id_required()
-    return json_response(200, {"sessions": sessions.list_sessions(runtime.store(), caller, campaign_id)})
+    return answer(200, {"sessions": sessions.list_sessions(runtime.store(), caller, campaign_id)})
 
 
 @router.get(
@@ -69,8 +70,8 @@ def list_sessions(
     security=[{API_KEY: []}],
     responses=responses(200, Session, "The session.", SESSION_ERRORS),
 )
-def get_session(session_id: SessionId):
-    return json_response(200, sessions.get_session(runtime.store(), workspace(), session_id))
+def get_session(session_id: SessionId) -> Response[Session]:
+    return answer(200, sessions.get_session(runtime.store(), workspace(), session_id))
 
 
 @router.patch(
@@ -90,8 +91,8 @@ def get_session(session_id: SessionId):
         {**SESSION_ERRORS, **BODY_ERRORS, 409: "The session kept changing while being updated (update_conflict)."},
     ),
 )
-def update_session(session_id: SessionId, body: UpdateSessionRequest):
-    return json_response(200, sessions.update_session(runtime.store(), workspace(), session_id, body))
+def update_session(session_id: SessionId, body: UpdateSessionRequest) -> Response[Session]:
+    return answer(200, sessions.update_session(runtime.store(), workspace(), session_id, body))
 
 
 @router.delete(
@@ -102,6 +103,6 @@ def update_session(session_id: SessionId, body: UpdateSessionRequest):
     security=[{API_KEY: []}],
     responses=responses(200, Deleted, "Deleted: `{\"success\": true}`.", SESSION_ERRORS),
 )
-def delete_session(session_id: SessionId):
+def delete_session(session_id: SessionId) -> Response[Deleted]:
     sessions.delete_session(runtime.store(), workspace(), session_id)
-    return json_response(200, {"success": True})
+    return answer(200, {"success": True})
