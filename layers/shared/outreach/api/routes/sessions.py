@@ -45,7 +45,10 @@ def create_session(body: CreateSessionRequest):
     tags=["sessions"],
     security=[{API_KEY: []}],
     responses=responses(
-        200, SessionList, "The sessions.", {400: "No, an empty or a blank campaign_id (campaign_id_required).", 401: None}
+        200,
+        SessionList,
+        "The sessions.",
+        {400: "No, an empty or a blank campaign_id (campaign_id_required).", 401: None},
     ),
 )
 def list_sessions(
