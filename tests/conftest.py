@@ -26,4 +26,5 @@ def pytest_terminal_summary(terminalreporter, config):
         terminalreporter.write_sep("-", "fault-injection tally")
         terminalreporter.write_line(line(tally.totals()))
         if tally.faults:
-            terminalreporter.write_line("faults observed: " + ", ".join(f"{k} x{v}" for k, v in sorted(tally.faults.items())))
+            observed = ", ".join(f"{name} x{count}" for name, count in sorted(tally.faults.items()))
+            terminalreporter.write_line(f"faults observed: {observed}")

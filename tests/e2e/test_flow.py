@@ -49,8 +49,10 @@ def test_examples_land_in_request_order_with_the_contract_fields(api):
     for example, lead in zip(examples, sent, strict=True):
         assert example["lead_id"] == lead["linkedin_url"]
         assert example["status"] == "completed" and example["error"] is None
-        assert example["subject"] == f"An idea for {lead['company']}"
-        assert example["body"].startswith(f"Hi {lead['first_name']},")
+        # each email is its own lead's: it names that lead and company, and no other lead of the batch
+        assert lead["company"] in example["subject"] and lead["first_name"] in example["body"]
+        others = [other["company"] for other in sent if other is not lead]
+        assert not [company for company in others if company in example["subject"] + example["body"]]
         assert example["run_id"] == answer.body["runId"]
         assert example["framework_version"] == session["framework_version"]
         assert example["created_at"].endswith("Z")
@@ -222,7 +224,7 @@ def test_first_batch_overwrites_and_later_batches_append_or_replace_in_place(api
     second = api.wait_idle(session["id"])["generated_examples"]
     assert [e["lead"]["first_name"] for e in second] == ["Merge0", "Merge1", "Merge2"]
     assert second[0] == first[0]
-    assert second[1]["subject"] == "An idea for Renamed Co" and second[1]["run_id"] == second_run
+    assert "Renamed Co" in second[1]["subject"] and second[1]["run_id"] == second_run
 
     api.generate(session["id"], [d], isFirstBatch=True)
     third = api.wait_idle(session["id"])["generated_examples"]

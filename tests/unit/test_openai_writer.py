@@ -139,7 +139,8 @@ def test_one_lead_failure_does_not_affect_the_next(fake, tag):
 def test_framework_turn_parses_the_framework(fake, tag):
     prompt = framework_prompt(messages=[], skeleton=None, draft_subject=None, draft_body=None,
                               available_var_names=["first_name", "company"], sample_leads=[],
-                              sequence_context=None, user_message=f"We sell payroll software. {tag}", cache_key="s:chat")
+                              sequence_context=None, user_message=f"We sell payroll software. {tag}",
+                              cache_key="s:chat")
     result = make_writer(fake.url).framework_turn(prompt)
     assert isinstance(result.value, FrameworkReply)
     assert result.value.reply == "Here is a framework."

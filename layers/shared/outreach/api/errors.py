@@ -37,7 +37,8 @@ def invalid_json() -> Response:
 
 def validation_answer(problems: list[dict[str, Any]]) -> Response:
     """422 for the body and query, 400 for path parameters; ``details`` never echo the input (leads, secrets)."""
-    if any(tuple(p.get("loc", ())) == ("query", "campaign_id") and p.get("type") != "string_too_long" for p in problems):
+    campaign_id_problems = [p for p in problems if tuple(p.get("loc", ())) == ("query", "campaign_id")]
+    if any(p.get("type") != "string_too_long" for p in campaign_id_problems):
         error = campaign_id_required()  # missing, empty or blank: one 400
         return json_response(error.status, error.body())
     if any(p.get("type") == "json_invalid" for p in problems):

@@ -46,7 +46,10 @@ def create_session(body: CreateSessionRequest) -> Response[Session]:
     tags=["sessions"],
     security=[{API_KEY: []}],
     responses=responses(
-        200, SessionList, "The sessions.", {400: "No, an empty or a blank campaign_id (campaign_id_required).", 401: None}
+        200,
+        SessionList,
+        "The sessions.",
+        {400: "No, an empty or a blank campaign_id (campaign_id_required).", 401: None},
     ),
 )
 def list_sessions(
