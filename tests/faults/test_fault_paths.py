@@ -88,9 +88,9 @@ def test_an_aborted_execution_frees_the_session_and_fails_the_run(api, stack, fa
     wait_until(lambda: gate.arrived >= len(sent), 20, "both leads to be calling the LLM")
     sfn = stack.client("stepfunctions")
     sfn.stop_execution(executionArn=execution_of(stack, dispatch["runId"])["executionArn"], error="Aborted")
-    wait_until(lambda: execution_of(stack, dispatch["runId"])["status"] == "ABORTED", 20, "the execution to stop")
+    gate.open.set()  # the held calls may answer now: the stopped execution must not go on with them
+    wait_until(lambda: execution_of(stack, dispatch["runId"])["status"] == "ABORTED", 60, "the execution to stop")
     tally.observe("execution aborted")
-    gate.open.set()
     api.wait_idle(session["id"], timeout_s=20)
     run = run_of(api, dispatch)
     assert run["status"] == "FAILED" and run["error"]
