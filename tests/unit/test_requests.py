@@ -362,3 +362,19 @@ def test_a_custom_text_stays_text_and_an_overlong_one_is_refused(value):
             Lead.model_validate({"first_name": "Ann", "custom_fields": {"k": value}})
     else:
         assert Lead.model_validate({"first_name": "Ann", "custom_fields": {"k": value}}).custom_fields == {"k": value}
+
+
+@pytest.mark.parametrize("position", [-1, 0, 3, 3.0, 2**52 - 1, 2**52, 2**53])
+def test_a_position_is_accepted_exactly_when_the_document_allows_it(position):
+    body = {"leads": [lead()], "sequenceContext": {"position": position}}
+    try:
+        GenerateExamplesRequest.model_validate(body)
+        accepted = True
+    except ValidationError:
+        accepted = False
+    try:
+        jsonschema.validate(body, GenerateExamplesRequest.model_json_schema(by_alias=True))
+        documented = True
+    except jsonschema.ValidationError:
+        documented = False
+    assert accepted == documented

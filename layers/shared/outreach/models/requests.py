@@ -30,7 +30,7 @@ def _json_integer(value: Any) -> Any:
 
 
 # What the document says is what is accepted: no "7" for a number, no 1 for a boolean, no "true" for either.
-JsonInt = Annotated[int, BeforeValidator(_json_integer)]
+NodeIndex = Annotated[int, Field(ge=0, le=2**52 - 1), BeforeValidator(_json_integer)]
 CustomValue = text(2000) | StrictInt | StrictFloat | StrictBool | None
 # DynamoDB numbers: 38 significant digits, magnitude within 1e-130 .. 1e126. A custom number is 0 or of a size
 # between these two, so every whole number has at most 38 digits (one rule for JSON's 7, 7.0 and 7e0 alike).
@@ -114,8 +114,8 @@ class PriorNode(_Body):
 
 
 class SequenceContext(_Body):
-    position: JsonInt | None = Field(default=None, ge=0, le=2**52 - 1)
-    total_nodes: JsonInt | None = Field(default=None, ge=0, le=2**52 - 1)
+    position: NodeIndex | None = None
+    total_nodes: NodeIndex | None = None
     prior_nodes: list[PriorNode] = Field(default_factory=list, max_length=50)
 
 
