@@ -4,8 +4,10 @@ import re
 
 import jsonschema
 import pytest
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from pydantic import ValidationError
 
+from outreach.dal.dynamodb import from_item, to_item
 from outreach.models.requests import (
     MAX_LEADS_PER_CALL,
     ChatTurnRequest,
@@ -307,8 +309,8 @@ def test_a_lead_whose_only_identifying_field_is_blank_is_refused_and_the_schema_
     jsonschema.validate({field: "Ann"}, schema)
 
 
-NUMBERS = [0, 0.0, -0.0, 1, -1, 7.5, 1e-130, 1e-131, 10**38 - 1, 10**38, -(10**38), 1e38, 9.99e37, 1e50, 10**400,
-           2.5e-300]
+NUMBERS = [0, 0.0, -0.0, 1, -1, 7.5, 1e-130, 1e-131, 10**38 - 1, 10**38, -(10**38), 1e38, 9.999999999999999e37,
+           9.999999999999998e37, 9.99e37, 1e50, 10**400, 2.5e-300, -7.637569028132419e123, 12345678901234567.5]
 
 
 @pytest.mark.parametrize("number", NUMBERS, ids=[repr(n) for n in NUMBERS])
@@ -326,6 +328,9 @@ def test_a_custom_number_is_accepted_exactly_when_the_document_allows_it(number)
     except jsonschema.ValidationError:
         documented = False
     assert accepted == documented
+    if accepted:  # and the store can write it, read it back, and write that again (as the aggregate does)
+        stored = TypeSerializer().serialize(to_item(number))
+        TypeSerializer().serialize(to_item(from_item(TypeDeserializer().deserialize(stored))))
 
 
 @pytest.mark.parametrize(

@@ -33,9 +33,10 @@ def _json_integer(value: Any) -> Any:
 NodeIndex = Annotated[int, Field(ge=0, le=2**52 - 1), BeforeValidator(_json_integer)]
 CustomValue = text(2000) | StrictInt | StrictFloat | StrictBool | None
 # DynamoDB numbers: 38 significant digits, magnitude within 1e-130 .. 1e126. A custom number is 0 or of a size
-# between these two, so every whole number has at most 38 digits (one rule for JSON's 7, 7.0 and 7e0 alike).
+# in [1e-130, 1e38): the store reads a whole float back as an int (1e37 -> 10**37), and every int it can then write
+# again has at most 38 digits. One rule for JSON's 7, 7.0 and 7e0 alike.
 _SMALLEST = 1e-130
-_LARGEST = 10**38 - 1
+_TOO_LARGE = 1e38
 
 
 class _Body(BaseModel):
@@ -53,8 +54,8 @@ def _custom_fields_schema(schema: dict) -> None:
     schema["additionalProperties"] = {
         "anyOf": [
             {"type": "string", "maxLength": 2000},
-            {"type": "number", "minimum": _SMALLEST, "maximum": _LARGEST},
-            {"type": "number", "minimum": -_LARGEST, "maximum": -_SMALLEST},
+            {"type": "number", "minimum": _SMALLEST, "exclusiveMaximum": _TOO_LARGE},
+            {"type": "number", "exclusiveMinimum": -_TOO_LARGE, "maximum": -_SMALLEST},
             {"type": "integer", "minimum": 0, "maximum": 0},
             {"type": "boolean"},
             {"type": "null"},
@@ -93,7 +94,7 @@ class Lead(_Body):
         for key, item in value.items():
             if isinstance(item, bool) or item is None or isinstance(item, str):
                 continue
-            if not (item == 0 or _SMALLEST <= abs(item) <= _LARGEST):  # NaN and infinities compare False
+            if not (item == 0 or _SMALLEST <= abs(item) < _TOO_LARGE):  # NaN and infinities compare False
                 raise ValueError(f"custom field {key!r}: a number is 0 or between 1e-130 and 1e38 in size")
         return value
 
