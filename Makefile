@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat requirements-dev.txt layers/shared/requirements.txt cli/pyproject.toml | cksum | cut -d' ' -f1)
 PORT   ?= 3000
 
-.PHONY: help venv serve demo bench test test-unit test-integration test-e2e openapi lint validate clean
+.PHONY: help venv serve invoke demo bench test test-unit test-integration test-e2e openapi lint validate clean
 
 help:
 	@echo "make demo     run the service locally and write sample emails for events/sample_leads.json"
@@ -12,6 +12,7 @@ help:
 	@echo "make test     the whole test suite (unit, integration on moto, end to end on the local stack)"
 	@echo "make serve    the service on 127.0.0.1:\$$PORT (default 3000) until Ctrl-C"
 	@echo "               with it running: .venv/bin/outreach --help (the command-line client, installed by make)"
+	@echo "make invoke   FN=<LogicalId> EVENT=events/<file>.json: one function on one event, as sam local invoke would"
 	@echo "make openapi  write the API's OpenAPI document (generated from the routes in layers/shared/outreach/api/) to openapi.json"
 	@echo "make lint     static checks: cfn-lint on template.yaml, ruff check on the Python (rules in pyproject.toml)"
 	@echo "make validate sam validate --lint (installs aws-sam-cli in .venv-sam)"
@@ -32,6 +33,11 @@ venv: $(STAMP)
 
 serve: venv
 	PORT=$(PORT) $(PY) -m local.serve
+
+# Like `sam local invoke`, in-process against the local stack's state (FN may be left out: events/functions.json).
+invoke: venv
+	@test -n "$(EVENT)" || { echo "usage: make invoke FN=<LogicalId> EVENT=events/<file>.json" >&2; exit 2; }
+	@$(PY) -m local.invoke $(FN) $(EVENT)
 
 demo: venv
 	$(PY) -m local.demo

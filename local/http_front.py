@@ -11,6 +11,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from local.bus import aws_json_call
+
 # API Gateway refuses payloads over 10 MB before the function sees them.
 MAX_REQUEST_BYTES = 10 * 1024 * 1024
 PROXY_PREFIX = "/api/"  # the template's one route: ANY /api/{proxy+}
@@ -87,6 +89,11 @@ def make_server(stack, host: str = "127.0.0.1", port: int = 3000) -> ThreadingHT
                 self._reply(413, {"error": "The request body is too large.", "code": "payload_too_large"}, close=True)
                 return
             body = self.rfile.read(length) if length else b""
+            target = self.headers.get("X-Amz-Target")
+            if target is not None and self.command == "POST":  # an AWS JSON call to the bus or the queues
+                content_type = self.headers.get("Content-Type") or "application/x-amz-json-1.1"
+                self._reply(*aws_json_call(stack, target, body), content_type=content_type)
+                return
             event = to_event(self.command, self.path, dict(self.headers.items()), body, self.client_address[0])
             try:
                 result = stack.invoke_api(event)
@@ -108,10 +115,10 @@ def make_server(stack, host: str = "127.0.0.1", port: int = 3000) -> ThreadingHT
             self.end_headers()
             self.wfile.write(raw)
 
-        def _reply(self, status: int, body: dict, close: bool = False) -> None:
+        def _reply(self, status: int, body: dict, close: bool = False, content_type: str = "application/json") -> None:
             raw = json.dumps(body).encode()
             self.send_response(status)
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(raw)))
             if close:
                 self.send_header("Connection", "close")

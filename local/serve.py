@@ -15,6 +15,8 @@ from outreach.config import SettingsError
 def main() -> int:
     started = time.monotonic()
     host, port = os.environ.get("HOST", "127.0.0.1"), int(os.environ.get("PORT", "3000"))
+    # Webhooks to http://127.0.0.1 are for development: on here, off on AWS.
+    os.environ.setdefault("WEBHOOK_ALLOW_LOOPBACK", "true")
     try:
         stack = LocalStack(persist=True).start()
     except SettingsError as error:
@@ -33,7 +35,10 @@ def main() -> int:
         f"{' (' + os.environ.get('OPENAI_BASE_URL', '') + ')' if os.environ.get('OPENAI_BASE_URL') else ''}\n"
         f"  workspaces from LOCAL_API_KEYS: {workspaces}\n"
         f"  state: {stack.state_dir} ({stack.restored} items restored)\n"
-        "  Ctrl-C stops it.",
+        f"  event bus {stack.resolver.ref('EventBusName')!r}: aws events put-events --endpoint-url http://{host}:{port}\n"
+        f"  dead-letter queues (aws sqs receive-message --endpoint-url ... --queue-url):\n"
+        + "".join(f"    {stack.resolver.ref(q)}\n" for q in ("TriggerDeadLetterQueue", "WebhookDeadLetterQueue"))
+        + "  Ctrl-C stops it.",
         flush=True,
     )
     # SIGTERM (e.g. from `kill` or a test harness) stops as cleanly as Ctrl-C.

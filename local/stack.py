@@ -27,10 +27,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from local.bus import create_buses_and_rules, create_queues
 from local.cfn import ROOT, Resolver, function_environment, load_template, parameter_defaults, resources_of_type
 from local.concurrency import make_resolver_thread_safe
 from local.eventbridge import ExecutionStatusWatcher
 from local.persistence import TableSnapshots, mark_dirty
+from local.queues import QueuePollers
 
 sys.path.insert(0, str(ROOT / "layers" / "shared"))
 
@@ -40,7 +42,8 @@ DEFAULT_API_KEYS = "local:local-dev-key"
 # Contract variables that a local run may set to override the template's defaults.
 LOCAL_OVERRIDES = ("LLM_PROVIDER", "OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_MODEL", "RUN_TIMEOUT_S",
                    "LLM_TIMEOUT_S", "LLM_MAX_RETRIES", "OPENAI_PROMPT_CACHE_KEY", "OPENAI_API_STYLE",
-                   "RUN_TOKEN_TTL_S", "WORKSPACE_LLM_CONCURRENCY")
+                   "RUN_TOKEN_TTL_S", "WORKSPACE_LLM_CONCURRENCY", "WEBHOOK_ALLOW_LOOPBACK", "TRIGGER_RETRY_BASE_S",
+                   "WEBHOOK_RETRY_BASE_S")
 _WRITE_METHODS = ("update_item", "put_item", "delete_item", "transact_write_items", "batch_write_item")
 DYNAMODB_REFUSALS: Counter[str] = Counter()  # "operation:exception" -> count, since start-up
 # Where the local engine cannot do what AWS does, and what it does instead.
@@ -189,6 +192,7 @@ class LocalStack:
         self.snapshots: TableSnapshots | None = None
         self.restored = 0
         self.watcher: ExecutionStatusWatcher | None = None
+        self.queues: QueuePollers | None = None
 
     # ------------------------------------------------------------ lifecycle
     def start(self) -> LocalStack:
@@ -227,6 +231,8 @@ class LocalStack:
         self._create_table(physical)
         self._create_functions(physical)
         self.resolver = Resolver(self.template, physical, self._parameters())
+        create_queues(self, physical)  # the event bus, its rules and queues (local/bus.py)
+        create_buses_and_rules(self, physical)
         self._create_state_machines(physical)
         from outreach.config import Settings
 
@@ -249,11 +255,15 @@ class LocalStack:
         gc.set_threshold(50_000, 50, 100)
         self.watcher = ExecutionStatusWatcher(self)
         self.watcher.start()
+        self.queues = QueuePollers(self)  # the SQS event sources: trigger, webhook delivery (local/queues.py)
+        self.queues.start()
         return self
 
     def stop(self, drain_s: float = 15.0) -> None:
         """Stop, after letting running executions finish (they would otherwise hit real AWS endpoints)."""
         if self._mock is not None:
+            if self.queues is not None:
+                self.queues.stop()
             self.drain(drain_s)
             if self.watcher is not None:
                 self.watcher.stop()

@@ -18,6 +18,7 @@ CONTRACT_ROUTES = {
     f"{SESSION}/turn": {"post"},
     f"{SESSION}/generate-examples": {"post"},
     "/api/runs/{run_id}": {"get"},
+    "/api/runs/{run_id}/cancel": {"post"},  # issue 13: run control
 }
 SESSION_FIELDS = {
     "id", "campaign_id", "node_id", "title", "messages", "skeleton", "draft_subject", "draft_body",

@@ -31,6 +31,7 @@ OPERATIONS = {
     ("POST", f"{SESSION}/turn"),
     ("POST", f"{SESSION}/generate-examples"),
     ("GET", "/api/runs/{run_id}"),
+    ("POST", "/api/runs/{run_id}/cancel"),
 }
 
 

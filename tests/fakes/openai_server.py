@@ -44,6 +44,9 @@ class FakeOpenAI:
     url: str = ""
     chat_route: bool = True  # False: only the Responses API, like some compatible servers
     gate: Gate | None = None
+    # Scripted emails: a lead whose prospect data holds the key gets these answers, one per call, in order
+    # (the last one repeats). Set with script_emails().
+    _scripts: dict[str, list[dict[str, str]]] = field(default_factory=dict)
 
     # ------------------------------------------------------------ lifecycle
     def start(self) -> FakeOpenAI:
@@ -100,6 +103,7 @@ class FakeOpenAI:
         with self._lock:
             self.requests.clear()
             self._seen.clear()
+            self._scripts.clear()
             self.max_in_flight = 0
             if self.gate is not None:
                 self.gate.open.set()
@@ -111,6 +115,19 @@ class FakeOpenAI:
         The marker keeps other tests' late calls out of the count."""
         self.gate = Gate(count, timeout_s, schema, marker)
         return self.gate
+
+    def script_emails(self, key: str, *answers: dict[str, str]) -> None:
+        """The lead whose prospect data contains ``key`` (its name, say) gets ``answers`` ({subject, body}):
+        the first call the first one, the second call the second, and so on; the last one repeats."""
+        with self._lock:
+            self._scripts[key] = list(answers)
+            self._seen.pop("script" + key, None)  # a new script starts from its first answer
+
+    def email_prompts_for(self, key: str) -> list[list[dict[str, Any]]]:
+        """The messages of every email request whose prospect data contains ``key``, in order."""
+        with self._lock:
+            bodies = [r["body"] for r in self.requests if _schema_name(r["body"]) == "EmailDraft"]
+        return [b["messages"] for b in bodies if key in json.dumps(_prospect(b.get("messages") or []))]
 
     # ------------------------------------------------------------- answers
     def email_requests(self) -> list[dict[str, Any]]:
@@ -161,9 +178,7 @@ class FakeOpenAI:
 
     def _content(self, messages: list, schema: str) -> tuple[int, Any, str | None, dict, str | None]:
         if schema == "EmailDraft":
-            # The lead is in the last message; the instructions only mention the tag.
-            match = _PROSPECT.search(str(messages[-1].get("content", "")))
-            lead = json.loads(match.group(1)) if match else {}
+            lead = _prospect(messages)
             key = lead_text = json.dumps(lead)
             if PERMANENT_FAIL in lead_text:
                 return 400, _error("bad request for this lead", "invalid_request_error"), None, {}, PERMANENT_FAIL
@@ -175,6 +190,9 @@ class FakeOpenAI:
                 return 200, None, "I can't help with that.", {}, REFUSE
             if EMPTY_ONCE in lead_text and self._count("empty" + key) == 1:
                 return 200, {"subject": "", "body": ""}, None, {}, EMPTY_ONCE
+            scripted = self._scripted(lead_text)
+            if scripted is not None:
+                return 200, scripted, None, {}, None
             name = lead.get("first_name") or lead.get("full_name") or "there"
             company = lead.get("company") or "your company"
             content = {
@@ -201,6 +219,15 @@ class FakeOpenAI:
             }
             return 200, content, None, {}, None
         return 400, _error("unsupported response_format", "invalid_request_error"), None, {}, None
+
+
+    def _scripted(self, lead_text: str) -> dict[str, str] | None:
+        with self._lock:
+            found = next(((k, v) for k, v in self._scripts.items() if k in lead_text), None)
+        if found is None:
+            return None
+        key, answers = found
+        return answers[min(self._count("script" + key), len(answers)) - 1]
 
 
 class Gate:
@@ -234,6 +261,16 @@ class Gate:
     def filled(self) -> bool:
         """True once ``count`` requests were held at the same time."""
         return self.most_waiting >= self.count
+
+
+def _prospect(messages: list) -> dict:
+    """The lead of an email request: in the message holding the <prospect_data> tag (a repair request adds
+    messages after it; the instructions only mention the tag's name)."""
+    for message in reversed(messages):
+        match = _PROSPECT.search(str(message.get("content", "")))
+        if match:
+            return json.loads(match.group(1))
+    return {}
 
 
 def _schema_name(body: dict) -> str:

@@ -12,6 +12,7 @@ from local.stack import LocalStack
 from outreach import clock
 from outreach.clock import new_run_id, now_epoch
 from outreach.config import function_environment
+from outreach.dal.dynamodb import run_key
 from outreach.llm.offline import OfflineWriter
 from outreach.logic import runs, sessions
 from outreach.logic.auth import service_secret
@@ -114,7 +115,12 @@ def dispatch(stack):
         from outreach import runtime
 
         s = runtime.settings()
-        return SimpleNamespace(settings=s, sfn=sfn, secret=service_secret(s), state_machine_arn=recorder)
+        return SimpleNamespace(settings=s, sfn=sfn, secret=service_secret(s), state_machine_arn=recorder,
+                               dynamodb=stack.client("dynamodb"), table_name=stack.table_name)
+
+
+def to_key(key: dict[str, str]) -> dict[str, dict[str, str]]:
+    return {name: {"S": value} for name, value in key.items()}
 
 
 def _at(now: int | None):
@@ -127,13 +133,16 @@ def make_generate_run(store, dispatch):
     """A generate run dispatched as the API does it (runs.dispatch_generate): claim, run record, lead items."""
 
     def make(session: dict, leads: list[dict], *, workspace: str = WS_A, first_batch: bool = False,
-             sequence_context: dict | None = None, now: int | None = None) -> str:
+             sequence_context: dict | None = None, now: int | None = None, with_roster: bool = True) -> str:
         body = {"leads": leads, "isFirstBatch": first_batch}
         if sequence_context is not None:
             body["sequenceContext"] = sequence_context
         with _at(now):
             out = runs.dispatch_generate(store, dispatch.sfn, dispatch.settings, dispatch.secret, workspace,
                                          session["id"], GenerateExamplesRequest.model_validate(body))
+        if not with_roster:  # a run dispatched before runs carried a roster
+            dispatch.dynamodb.update_item(TableName=dispatch.table_name, Key=to_key(run_key(out["runId"])),
+                                          UpdateExpression="REMOVE roster")
         return out["runId"]
 
     return make

@@ -57,7 +57,7 @@ def test_a_run_gets_no_field_it_did_not_have():
     chat_run = {"id": RUN_ID, "kind": "chat_turn", "status": "COMPLETED", "session_id": session()["id"],
                 "created_at": TS, "started_at": None, "finished_at": TS, "error": None,
                 "progress": {"total": 1, "completed": 1, "failed": 0},
-                "usage": {"input_tokens": 5, "cached_input_tokens": 0, "output_tokens": 7}}
+                "usage": {"input_tokens": 5, "cached_input_tokens": 0, "output_tokens": 7}, "version": 3}
     assert served(Run, chat_run) == chat_run  # no "examples": [] added
     generate_run = {**chat_run, "kind": "generate_examples", "examples": [example({"first_name": "Ann"})]}
     assert served(Run, generate_run) == generate_run

@@ -73,6 +73,13 @@ class Settings(BaseModel):
     llm_max_retries: int = Field(3, alias="LLM_MAX_RETRIES", ge=0)
     aws_endpoint_url: str = Field("", alias="AWS_ENDPOINT_URL")
     workspace_llm_concurrency: int = Field(100, alias="WORKSPACE_LLM_CONCURRENCY", gt=0)
+    # Events (issue 12): the service's bus, the trigger's dead-letter queue and retry delay, webhook delivery.
+    event_bus_name: str = Field("", alias="EVENT_BUS_NAME")
+    trigger_dead_letter_queue_url: str = Field("", alias="TRIGGER_DEAD_LETTER_QUEUE_URL")
+    trigger_retry_base_s: int = Field(5, alias="TRIGGER_RETRY_BASE_S", gt=0)
+    webhook_queue_url: str = Field("", alias="WEBHOOK_QUEUE_URL")
+    webhook_allow_loopback: bool = Field(False, alias="WEBHOOK_ALLOW_LOOPBACK")
+    webhook_retry_base_s: int = Field(30, alias="WEBHOOK_RETRY_BASE_S", gt=0)
 
     @model_validator(mode="before")
     @classmethod

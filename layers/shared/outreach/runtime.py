@@ -7,6 +7,7 @@ tests can reset it with :func:`reset`.
 from __future__ import annotations
 
 import functools
+import sys
 
 import boto3
 
@@ -42,6 +43,19 @@ def stepfunctions():
 
 
 @functools.lru_cache(maxsize=8)
+def _client(service: str, endpoint: str):
+    return boto3.client(service, **({"endpoint_url": endpoint} if endpoint else {}))
+
+
+def sqs():
+    return _client("sqs", settings().aws_endpoint_url)
+
+
+def eventbridge():
+    return _client("events", settings().aws_endpoint_url)
+
+
+@functools.lru_cache(maxsize=8)
 def _writer(s: Settings):
     from outreach.llm import writer_for
 
@@ -57,9 +71,12 @@ def reset() -> None:
     from aws_lambda_powertools.utilities.parameters import clear_caches
 
     config.reset()
-    for cached in (_store, _sfn, _writer):
+    for cached in (_store, _sfn, _client, _writer):
         cached.cache_clear()
     clear_caches()
+    idempotency = sys.modules.get("outreach.logic.idempotency")  # loaded by the first keyed dispatch only
+    if idempotency is not None:
+        idempotency._persistence.cache_clear()
 
 
 # Every handler imports this module: on AWS a bad environment fails the cold start here, naming the variable.

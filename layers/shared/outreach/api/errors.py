@@ -22,9 +22,9 @@ def json_response(status: int, body: Any, headers: dict[str, str] | None = None)
     return Response(status_code=status, content_type="application/json", body=json.dumps(body), headers=headers)
 
 
-def answer(status: int, body: Any) -> Response:
+def answer(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
     """A route's answer: the body stays a dict, so Powertools validates it against the route's ``Response[Model]``."""
-    return Response(status_code=status, content_type="application/json", body=body)
+    return Response(status_code=status, content_type="application/json", body=body, headers=headers)
 
 
 def campaign_id_required() -> BadRequest:

@@ -8,14 +8,22 @@ without a known API key is 401 whatever else is wrong with it).
 from __future__ import annotations
 
 import base64
+import re
 from typing import Any
 
 from outreach import runtime
-from outreach.api.documentation import MAX_BODY_BYTES, SESSIONS
+from outreach.api.documentation import MAX_BODY_BYTES, RUNS, SESSIONS
 from outreach.api.errors import invalid_json, json_response
 from outreach.config import settings
 from outreach.errors import ApiError, PayloadTooLarge, Unauthorized
 from outreach.logic.auth import bearer, hash_api_key, service_secret
+
+# Run control takes the workspace's API key; reading a run (GET /api/runs/{id}) takes the run's token instead.
+_KEYED_RUN_PATH = re.compile(rf"^{re.escape(RUNS)}/[^/]+/cancel/?$")
+
+
+def needs_api_key(path: str) -> bool:
+    return path == SESSIONS or path.startswith(f"{SESSIONS}/") or bool(_KEYED_RUN_PATH.match(path))
 
 
 class Refused(Exception):
@@ -36,14 +44,14 @@ def _as_proxy_answer(response) -> dict[str, Any]:
 
 
 def workspace_of(event: dict[str, Any]) -> str | None:
-    """413 for a body over 1 MiB; for session routes, the caller's workspace from its API key (else 401)."""
+    """413 for a body over 1 MiB; for session and run-control routes, the caller's workspace from its API key
+    (else 401)."""
     body = event.get("body") or ""
     size = len(body) * 3 // 4 if event.get("isBase64Encoded") else len(body.encode())
     try:
         if size > MAX_BODY_BYTES:
             raise PayloadTooLarge("The request body is over 1 MiB. Send fewer or smaller leads.")
-        path = event.get("rawPath") or ""
-        if path != SESSIONS and not path.startswith(f"{SESSIONS}/"):
+        if not needs_api_key(event.get("rawPath") or ""):
             return None
         token = bearer(event.get("headers") or {})
         workspace = runtime.store().workspace_for_key(hash_api_key(service_secret(settings()), token))

@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 import boto3
-from boto3.dynamodb.conditions import Key
+from boto3.dynamodb.conditions import Attr, Key
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
@@ -27,7 +27,7 @@ SESSION_SK = "SESSION"
 RUN_SK = "RUN"
 LEAD_PREFIX = "LEAD#"
 BY_CAMPAIGN_INDEX = "by_campaign"
-FINAL_STATUSES = ("COMPLETED", "FAILED")
+FINAL_STATUSES = ("COMPLETED", "FAILED", "CANCELED")
 KEY_CACHE_S = 30  # a warm API container re-reads a key's workspace at most this often
 _INTERNAL = ("pk", "sk", "gsi1pk", "gsi1sk", "workspace_id", "expires_at", "task_run_id", "task_expires_at")
 _deserializer = TypeDeserializer()
@@ -128,6 +128,15 @@ class DynamoDBSessionStore:
         if not item or item.get("workspace_id") != workspace_id:
             return None
         return item
+
+    def get_session_messages(self, workspace_id: str, session_id: str) -> list[dict[str, Any]]:
+        """The chat only (a lead's review reads it): not the examples, which can be hundreds of KB."""
+        item = self._table.get_item(
+            Key=session_key(session_id), ProjectionExpression="workspace_id, messages"
+        ).get("Item")
+        if not item or item.get("workspace_id") != workspace_id:
+            return []
+        return from_item(item).get("messages") or []
 
     def list_sessions(self, workspace_id: str, campaign_id: str) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
@@ -368,6 +377,52 @@ class DynamoDBSessionStore:
             )
             is not None
         )
+
+    # ------------------------------------------------------ run control
+    def cancel_run(self, run_id: str, run_fields: dict[str, Any]) -> bool:
+        """Mark a running run CANCELED; False when it had already finished (its status decides, not the caller)."""
+        return self.fail_run(run_id, {**run_fields, "status": "CANCELED"})
+
+    def cancel_pending_leads(self, run_id: str, now_iso: str) -> int:
+        """Close every lead of a run still pending, so a late worker's write-once result is refused."""
+        canceled = 0
+        for sk in self._pending_lead_keys(run_id):
+            canceled += self._update_if(
+                Key={"pk": f"R#{run_id}", "sk": sk},
+                UpdateExpression="SET #s = :canceled, finished_at = :now",
+                ConditionExpression="#s = :pending",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={":canceled": "canceled", ":pending": "pending", ":now": now_iso},
+            ) is not None
+        return canceled
+
+    def count_finished_leads(self, run_id: str) -> int:
+        """How many of a run's leads have a result (completed or failed): a count, no item comes back."""
+        return sum(
+            int(page.get("Count", 0))
+            for page in self._lead_pages(
+                run_id, Select="COUNT", FilterExpression=Attr("status").is_in(["completed", "failed"])
+            )
+        )
+
+    def _pending_lead_keys(self, run_id: str) -> list[str]:
+        pages = self._lead_pages(
+            run_id, ProjectionExpression="sk", FilterExpression=Attr("status").eq("pending")
+        )
+        return [str(item["sk"]) for page in pages for item in page.get("Items", [])]
+
+    def _lead_pages(self, run_id: str, **query: Any):
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": Key("pk").eq(f"R#{run_id}") & Key("sk").begins_with(LEAD_PREFIX),
+            "ConsistentRead": True,
+            **query,
+        }
+        while True:
+            page = self._table.query(**kwargs)
+            yield page
+            if "LastEvaluatedKey" not in page:
+                return
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     # ------------------------------------------------------- LLM concurrency
     def acquire_llm_slot(self, workspace_id: str, lease_id: str, *, cap: int, now: int, expires_at: int) -> bool:

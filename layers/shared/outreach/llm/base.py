@@ -25,7 +25,8 @@ class Writer(Protocol):
 
 
 def check_email(draft: EmailDraft) -> EmailDraft:
-    """Reject an email with an empty subject or body; trim both. (Nothing here looks at placeholders.)"""
+    """Reject output no user could send: an empty subject or body. Placeholders left in are flagged by the
+    review (outreach.review), which asks the model once more."""
     subject, body = draft.subject.strip(), draft.body.strip()
     if not subject or not body:
         raise ValueError("the model returned an empty subject or body")

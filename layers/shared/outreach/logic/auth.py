@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import secrets
 import time
 
 from outreach.config import Settings
@@ -57,6 +58,7 @@ def issue_run_token(secret: bytes, run_id: str, ttl_s: int) -> str:
         "scope": f"read:runs:{run_id}",
         "iat": now,
         "exp": now + ttl_s,
+        "jti": secrets.token_hex(8),  # each token is new, even two minted in one second (an idempotent replay)
     }
     return jwt.encode(claims, _derived(secret, "run-token"), algorithm="HS256")
 

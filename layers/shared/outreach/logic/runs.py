@@ -15,7 +15,9 @@ from outreach.dal.dynamodb import FINAL_STATUSES
 from outreach.errors import DispatchFailed
 from outreach.logic.auth import issue_run_token
 from outreach.logic.leads import lead_id
-from outreach.models.requests import ChatTurnRequest, GenerateExamplesRequest
+from outreach.logic.review import roster
+from outreach.logic.webhook_urls import resolve_webhook_url
+from outreach.models.requests import ChatTurnRequest, GenerateExamplesRequest, WebhookTarget
 
 logger = Logger(service=SERVICE_NAME, child=True)
 GENERATE = "generate_examples"
@@ -37,8 +39,12 @@ def _start(
     kind: str,
     state_machine_arn: str,
     build_run,
+    idempotency_key: str | None = None,
+    webhook: WebhookTarget | None = None,
 ) -> dict[str, str]:
     """Claim the session, record the run, start its execution. Any failure after the claim releases it."""
+    if webhook is not None:  # before the claim: a refused URL is a 422 that leaves the session free
+        resolve_webhook_url(webhook.url, allow_loopback=settings.webhook_allow_loopback)
     run_id = new_run_id()
     now = now_epoch()
     session = store.claim_session(
@@ -62,6 +68,10 @@ def _start(
             finished_at=None,
             expires_at=_ttl(settings),
         )
+        if idempotency_key:  # which keyed dispatch started it: a concurrent retry's 409 can name it
+            run["idempotency_key"] = idempotency_key
+        if webhook is not None:
+            run["webhook"] = {"url": webhook.url}
         store.create_run(run, leads)
         sfn.start_execution(stateMachineArn=state_machine_arn, name=run_id, input=json.dumps(execution_input))
     except Exception:
@@ -92,6 +102,8 @@ def dispatch_generate(
     workspace_id: str,
     session_id: str,
     request: GenerateExamplesRequest,
+    *,
+    idempotency_key: str | None = None,
 ) -> dict[str, str]:
     def build(run_id: str, session: dict[str, Any]):
         ttl = _ttl(settings)
@@ -103,6 +115,7 @@ def dispatch_generate(
             )
         run = {
             "total": len(leads),
+            "roster": roster([lead["lead"] for lead in leads]),
             "context": {
                 "skeleton": session.get("skeleton"),
                 "draft_subject": session.get("draft_subject"),
@@ -126,6 +139,8 @@ def dispatch_generate(
         kind=GENERATE,
         state_machine_arn=settings.generate_state_machine_arn,
         build_run=build,
+        idempotency_key=idempotency_key,
+        webhook=request.webhook,
     )
 
 
@@ -137,6 +152,8 @@ def dispatch_chat_turn(
     workspace_id: str,
     session_id: str,
     request: ChatTurnRequest,
+    *,
+    idempotency_key: str | None = None,
 ) -> dict[str, str]:
     def build(run_id: str, session: dict[str, Any]):
         run = {
@@ -163,6 +180,8 @@ def dispatch_chat_turn(
         kind=CHAT_TURN,
         state_machine_arn=settings.chat_state_machine_arn,
         build_run=build,
+        idempotency_key=idempotency_key,
+        webhook=request.webhook,
     )
 
 
@@ -179,6 +198,7 @@ def example_from(lead_item: dict[str, Any], run: dict[str, Any]) -> dict[str, An
         "run_id": run["id"],
         "framework_version": (run.get("context") or {}).get("framework_version", 0),
         "created_at": lead_item.get("finished_at") or run.get("created_at"),
+        "review": lead_item.get("review") if lead_item.get("status") == "completed" else None,
     }
 
 
@@ -193,6 +213,31 @@ def tally(leads: list[dict[str, Any]]) -> tuple[dict[str, int], dict[str, int]]:
     return progress, usage
 
 
+def review_tally(leads: list[dict[str, Any]]) -> dict[str, int]:
+    """How many finished emails can be trusted as written, and how many a rep should read first."""
+    verdicts = [(lead.get("review") or {}).get("verdict") for lead in leads if lead.get("status") == "completed"]
+    return {"ok": verdicts.count("ok"), "needs_review": verdicts.count("needs_review")}
+
+
+FINISHED_LEAD = ("completed", "failed")
+# A run's status moves one way: QUEUED -> EXECUTING -> one final status. Its rank is part of its version.
+_STATUS_RANK = {"QUEUED": 0, "EXECUTING": 1, **{status: 2 for status in FINAL_STATUSES}}
+
+
+def shown_status(run: dict[str, Any], finished_leads: int) -> str:
+    """The run's status as clients see it: leads landing mean it runs, whichever worker marks the run first."""
+    if run["status"] == "QUEUED" and finished_leads:
+        return "EXECUTING"
+    return run["status"]
+
+
+def run_version(run: dict[str, Any], finished_leads: int) -> int:
+    """Grows with every change a client can see (a lead finished, a status change) and never goes back: finished
+    leads only grow and the status only moves forward. Counted from the lead items and the run's status, so the
+    leads never write a shared counter. 1 for a new run, so ``after=0`` always answers at once."""
+    return 1 + finished_leads + _STATUS_RANK.get(shown_status(run, finished_leads), 0)
+
+
 def run_view(store: SessionStore, run: dict[str, Any]) -> dict[str, Any]:
     """The run as its token holder sees it; a generate run lists the examples finished so far."""
     view = {
@@ -205,23 +250,27 @@ def run_view(store: SessionStore, run: dict[str, Any]) -> dict[str, Any]:
         "finished_at": run.get("finished_at"),
         "error": run.get("error"),
     }
+    finished = 0
     if run["kind"] == GENERATE:
         leads = store.get_run_leads(run["id"])
         progress, usage = tally(leads)
-        if view["status"] == "QUEUED" and progress["completed"] + progress["failed"]:
-            view["status"] = "EXECUTING"  # leads are landing, whichever worker marks the run first
-        view["examples"] = [example_from(lead, run) for lead in leads if lead.get("status") != "pending"]
+        finished = progress["completed"] + progress["failed"]
+        view["status"] = shown_status(run, finished)
+        view["examples"] = [example_from(lead, run) for lead in leads if lead.get("status") in FINISHED_LEAD]
+        view["review"] = review_tally(leads)
     else:
-        done = run["status"] in FINAL_STATUSES
         progress = {
             "total": 1,
             "completed": int(run["status"] == "COMPLETED"),
-            "failed": int(done and run["status"] != "COMPLETED"),
+            "failed": int(run["status"] == "FAILED"),
         }
         usage = run.get("usage") or {"input_tokens": 0, "cached_input_tokens": 0, "output_tokens": 0}
     examples = view.pop("examples", None)
+    review = view.pop("review", {"ok": 0, "needs_review": 0})
+    view["version"] = run_version(run, finished)
     view["progress"] = progress
     view["usage"] = usage
+    view["review"] = review
     if examples is not None:
         view["examples"] = examples
     return view

@@ -18,6 +18,8 @@ from outreach.dal.dynamodb import FINAL_STATUSES, ItemTooLarge, RunAlreadyFinish
 from outreach.errors import ClaimLost, LLMPermanentError, WorkspaceBusy
 from outreach.llm.base import Writer
 from outreach.logic.merge import merge_examples
+from outreach.logic.review import review_and_repair, review_summary
+from outreach.logic.run_events import announce_run_end
 from outreach.logic.runs import example_from, tally
 from outreach.logic.sessions import HISTORY_LIMIT
 from outreach.prompts import email_prompt, framework_prompt
@@ -79,6 +81,8 @@ def generate_lead(
     started = time.monotonic()
     try:
         result = writer.write_email(prompt)  # LLMTransientError propagates: the state machine retries
+        # May ask the model once more (inside the lease): ``result`` is the answer kept, its usage both calls'.
+        result, review = review_and_repair(store, writer, run, lead_item, prompt, result)
     except LLMPermanentError as error:
         store.record_lead(run_id, index, {"status": "failed", "error": str(error), "finished_at": now_iso()})
         return {"index": index, "status": "failed"}
@@ -96,13 +100,20 @@ def generate_lead(
             "error": None,
             "model": result.model,
             "usage": result.usage.model_dump(),
+            "review": review,
             "prompt_chars": prompt.total_chars,
             "shared_prefix_chars": prompt.shared_prefix_chars,
             "latency_ms": latency_ms,
             "finished_at": now_iso(),
         },
     )
-    return {"index": index, "status": "completed", "latency_ms": latency_ms, "usage": result.usage.model_dump()}
+    return {
+        "index": index,
+        "status": "completed",
+        "latency_ms": latency_ms,
+        "usage": result.usage.model_dump(),
+        "review": review_summary(review),
+    }
 
 
 def record_lead_failure(store: SessionStore, run_id: str, index: int, error: str | None) -> dict[str, Any]:
@@ -146,6 +157,7 @@ def aggregate(store: SessionStore, run_id: str) -> dict[str, Any]:
         message = "The session holds too many examples to add these. Start the next batch with isFirstBatch: true."
         return _fail(store, run, message, progress, usage)
     logger.info("run completed", extra={"run_id": run_id, **progress})
+    announce_run_end(store, run_id)  # this writer finished the run: it alone announces it
     return {"run_id": run_id, "status": "COMPLETED", **progress}
 
 
@@ -214,7 +226,8 @@ def chat_turn(store: SessionStore, writer: Writer, run_id: str) -> dict[str, Any
     except ClaimLost:
         return _fail(store, run, CLAIM_LOST, usage=usage)
     except RunAlreadyFinished:
-        pass
+        return {"run_id": run_id, "status": "COMPLETED"}
+    announce_run_end(store, run_id)  # this writer finished the run: it alone announces it
     return {"run_id": run_id, "status": "COMPLETED"}
 
 
@@ -240,5 +253,7 @@ def _fail(
         fields["usage"] = usage
     marked = store.fail_run(run["id"], fields)
     released = store.release_claim(run["session_id"], run["id"])
+    if marked:  # this writer failed the run: it alone announces it
+        announce_run_end(store, run["id"])
     logger.warning("run failed", extra={"run_id": run["id"], "reason": error, "released": released, "marked": marked})
     return {"run_id": run["id"], "status": "FAILED" if marked else "unchanged", "released": released}

@@ -120,10 +120,17 @@ class SequenceContext(_Body):
     prior_nodes: list[PriorNode] = Field(default_factory=list, max_length=50)
 
 
+class WebhookTarget(_Body):
+    """Where the run's end is POSTed, signed (Standard Webhooks). https, to a public address (else 422)."""
+
+    url: text(2048, min_length=1)
+
+
 class GenerateExamplesRequest(_Body):
     leads: list[Lead] = Field(min_length=1, max_length=MAX_LEADS_PER_CALL)
     sequence_context: SequenceContext | None = Field(default=None, alias="sequenceContext")
     is_first_batch: StrictBool = Field(default=False, alias="isFirstBatch")  # "yes" or 1 is no boolean
+    webhook: WebhookTarget | None = None
 
 
 class ChatTurnRequest(_Body):
@@ -133,6 +140,7 @@ class ChatTurnRequest(_Body):
     )
     sample_leads: list[Lead] = Field(default_factory=list, alias="sampleLeads", max_length=10)
     sequence_context: SequenceContext | None = Field(default=None, alias="sequenceContext")
+    webhook: WebhookTarget | None = None
 
 
 class CreateSessionRequest(_Body):
@@ -161,4 +169,5 @@ __all__ = [
     "PriorNode",
     "SequenceContext",
     "UpdateSessionRequest",
+    "WebhookTarget",
 ]

@@ -59,6 +59,27 @@ class DraftVersion(Answer):
     replaced_at: Timestamp
 
 
+class ReviewFlag(Answer):
+    check: Literal[
+        "unresolved_placeholder", "ungrounded_fact", "other_lead", "over_word_limit", "spam_phrase", "review_error"
+    ] = Field(description="Which check fired (README: Reviews).")
+    detail: str = Field(description="What to do about it, in a sentence a rep can act on.")
+    evidence: list[str] = Field(description="The exact strings of the email that made the check fire.")
+
+
+class Review(Answer):
+    """The service's own checks of one email against the inputs it was written from (not the model's)."""
+
+    verdict: Literal["ok", "needs_review"] = Field(description="needs_review when any check fired.")
+    flags: list[ReviewFlag]
+    attempts: int = Field(ge=1, description="Model calls behind this email: 2 when it was asked once more.")
+
+
+class ReviewTally(Answer):
+    ok: int = Field(ge=0, description="Completed emails no check flagged.")
+    needs_review: int = Field(ge=0, description="Completed emails with at least one flag.")
+
+
 class Example(Answer):
     """One lead's sample email, as written by a generate-examples run."""
 
@@ -71,6 +92,9 @@ class Example(Answer):
     run_id: str = Field(pattern=RUN_ID_PATTERN)
     framework_version: int = Field(ge=0, description="The session's framework_version the email was written from.")
     created_at: Timestamp
+    review: Review | None = Field(
+        default=None, description="The checks' verdict on this email; null when the lead failed."
+    )
 
     # The lead is returned as it was stored: not re-validated against today's request limits, nothing added.
     @field_validator("lead", mode="wrap")
@@ -139,7 +163,15 @@ class Run(Answer):
 
     id: str = Field(pattern=RUN_ID_PATTERN)
     kind: Literal["generate_examples", "chat_turn"]
-    status: Literal["QUEUED", "EXECUTING", "COMPLETED", "FAILED"]
+    status: Literal["QUEUED", "EXECUTING", "COMPLETED", "FAILED", "CANCELED"] = Field(
+        description="QUEUED, then EXECUTING, then one final status: COMPLETED, FAILED or CANCELED "
+        "(Trigger.dev's names)."
+    )
+    version: int = Field(
+        ge=1,
+        description="Grows with every change (a lead finished, a status change), never goes back; 1 for a new run. "
+        "Send it back as `after` to wait for the next change.",
+    )
     session_id: UUID
     created_at: Timestamp
     started_at: Timestamp | None
@@ -147,6 +179,9 @@ class Run(Answer):
     error: str | None = Field(description="Why the run failed; null otherwise.")
     progress: Progress
     usage: Usage
+    review: ReviewTally | None = Field(
+        default=None, description="generate_examples runs: the verdicts of the emails finished so far."
+    )
     examples: list[Example] = Field(
         default_factory=list, description="generate_examples runs only: the leads finished so far."
     )
@@ -166,6 +201,12 @@ class Error(BaseModel):
     details: list[FieldProblem] = Field(
         default_factory=list, description="Validation errors only: the field problems (input never echoed)."
     )
+    runId: str | None = Field(
+        default=None,
+        pattern=RUN_ID_PATTERN,
+        description="idempotency_key_in_progress only: the run the first request with that key started, once known.",
+    )
+    status: str | None = Field(default=None, description="run_finished only: the run's final status.")
 
 
 def json_content(model: type[BaseModel]) -> dict[str, Any]:
@@ -183,6 +224,9 @@ __all__ = [
     "FieldProblem",
     "Message",
     "Progress",
+    "Review",
+    "ReviewFlag",
+    "ReviewTally",
     "Run",
     "Session",
     "SessionList",

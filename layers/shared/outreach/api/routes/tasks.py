@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Header
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from outreach import METRICS_NAMESPACE, SERVICE_NAME, runtime
@@ -18,6 +21,49 @@ from outreach.models.responses import Dispatched
 router = APIGatewayHttpRouter()
 metrics = Metrics(namespace=METRICS_NAMESPACE, service=SERVICE_NAME)
 _DISPATCH_FAILED = "The run could not be started (dispatch_failed); the session is free again, retry."
+_KEYED_ERRORS: dict[int, str | None] = {
+    409: "Another task holds the session (session_busy): poll it until task_status is null, then retry. Or a "
+    "request with the same Idempotency-Key is still being recorded (idempotency_key_in_progress; `runId` names its "
+    "run once known): retry with the same key.",
+    422: "The body or a header fails validation (validation_error; `details` lists the problems), or the "
+    "Idempotency-Key was used with another body within 24 h (idempotency_key_reused).",
+}
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        pattern=r"^[\x21-\x2b\x2d-\x7e]+$",  # no comma: API Gateway's v2 events join repeated headers with one
+        description=(
+            "Optional. A key you choose (1-255 printable ASCII characters, no space or comma; e.g. a uuid) that "
+            "makes a retry safe: "
+            "the same key with the same body within 24 h answers the first dispatch's runId with a fresh "
+            "publicAccessToken, starts no new run and claims nothing (header `Idempotent-Replayed: true`). The same "
+            "key with another body: 422 idempotency_key_reused. A dispatch that failed frees its key. Keys are per "
+            "workspace, session and route."
+        ),
+    ),
+]
+
+
+def _dispatch(route: str, session_id: str, key: str | None, body, start) -> Response:
+    """Dispatch, at most once per Idempotency-Key; a replay says so in a header."""
+    s = settings()
+    secret = service_secret(s)
+    workspace_id = router.context["workspace_id"]
+    if key is None:
+        return answer(200, start(s, secret, None))
+    from outreach.logic import idempotency  # Powertools' idempotency utility: loaded by keyed dispatches only
+
+    dispatched, replayed = idempotency.dispatch_once(
+        runtime.store(), s, secret,
+        workspace_id=workspace_id, session_id=session_id, route=route, key=key,
+        body=body.model_dump(mode="json", by_alias=True),
+        dispatch=lambda fingerprint: start(s, secret, fingerprint),
+        lambda_context=router.lambda_context,
+    )
+    return answer(200, dispatched, headers={"Idempotent-Replayed": "true"} if replayed else None)
 
 
 @router.post(
@@ -36,17 +82,21 @@ _DISPATCH_FAILED = "The run could not be started (dispatch_failed); the session 
         200,
         Dispatched,
         "The turn was started.",
-        {**SESSION_ERRORS, **BODY_ERRORS, 409: None, 500: _DISPATCH_FAILED},
+        {**SESSION_ERRORS, **BODY_ERRORS, **_KEYED_ERRORS, 500: _DISPATCH_FAILED},
     ),
 )
-def chat_turn(session_id: SessionId, body: ChatTurnRequest) -> Response[Dispatched]:
-    s = settings()
-    out = runs.dispatch_chat_turn(
-        runtime.store(), runtime.stepfunctions(), s, service_secret(s), router.context["workspace_id"], session_id,
-        body,
-    )
-    metrics.add_metric(name="ChatTurnsDispatched", unit="Count", value=1)
-    return answer(200, out)
+def chat_turn(
+    session_id: SessionId, body: ChatTurnRequest, idempotency_key: IdempotencyKey = None
+) -> Response[Dispatched]:
+    def start(s, secret: bytes, fingerprint: str | None) -> dict[str, str]:
+        out = runs.dispatch_chat_turn(
+            runtime.store(), runtime.stepfunctions(), s, secret, router.context["workspace_id"], session_id, body,
+            idempotency_key=fingerprint,
+        )
+        metrics.add_metric(name="ChatTurnsDispatched", unit="Count", value=1)
+        return out
+
+    return _dispatch("turn", session_id, idempotency_key, body, start)
 
 
 @router.post(
@@ -65,17 +115,21 @@ def chat_turn(session_id: SessionId, body: ChatTurnRequest) -> Response[Dispatch
         200,
         Dispatched,
         "The run was started.",
-        {**SESSION_ERRORS, **BODY_ERRORS, 409: None,
+        {**SESSION_ERRORS, **BODY_ERRORS, **_KEYED_ERRORS,
          400: "The body is not JSON (invalid_json), the id is off its pattern (validation_error), or the session "
          "has no framework yet (no_framework): chat first.",
          500: _DISPATCH_FAILED},
     ),
 )
-def generate_examples(session_id: SessionId, body: GenerateExamplesRequest) -> Response[Dispatched]:
-    s = settings()
-    out = runs.dispatch_generate(
-        runtime.store(), runtime.stepfunctions(), s, service_secret(s), router.context["workspace_id"], session_id,
-        body,
-    )
-    metrics.add_metric(name="LeadsDispatched", unit="Count", value=len(body.leads))
-    return answer(200, out)
+def generate_examples(
+    session_id: SessionId, body: GenerateExamplesRequest, idempotency_key: IdempotencyKey = None
+) -> Response[Dispatched]:
+    def start(s, secret: bytes, fingerprint: str | None) -> dict[str, str]:
+        out = runs.dispatch_generate(
+            runtime.store(), runtime.stepfunctions(), s, secret, router.context["workspace_id"], session_id, body,
+            idempotency_key=fingerprint,
+        )
+        metrics.add_metric(name="LeadsDispatched", unit="Count", value=len(body.leads))
+        return out
+
+    return _dispatch("generate-examples", session_id, idempotency_key, body, start)
