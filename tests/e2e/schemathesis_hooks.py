@@ -4,9 +4,10 @@ and the one state-dependent answer a schema cannot describe.
 - Session routes take the workspace's API key (OUTREACH_API_KEY). `GET /api/runs/{run_id}` takes the run's own
   token: the one a dispatch answered for that run id, when schemathesis reached it through a link; otherwise the
   API key (a documented 401).
-- Positive data is checked by schemathesis' own positive_data_acceptance, except one refusal that depends on the
-  session's state, not on the request: `400 no_framework` (generate-examples before any chat turn; the contract says
-  400, like 409 session_busy it is the session's state).
+- Positive data is checked by schemathesis' own positive_data_acceptance, except two refusals that depend on state,
+  not on the request's shape: `400 no_framework` (generate-examples before any chat turn; the contract says 400, like
+  409 session_busy it is the session's state) and `422 invalid_webhook_url` for a URL of the documented shape that
+  resolves to a private address or is plain http where loopback is not allowed (DNS and settings, not schema).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 RUN_PATH = "/api/runs/{run_id}"
 DISPATCH_PATHS = ("/turn", "/generate-examples")
 RUN_TOKENS: dict[str, str] = {}
+STATE_DEPENDENT_REFUSALS = {(400, "no_framework"), (422, "invalid_webhook_url")}
 
 
 @schemathesis.auth(refresh_interval=None, retry_on=[])
@@ -52,7 +54,7 @@ def _code(response) -> str | None:
 
 @schemathesis.check
 def positive_data_acceptance_in_any_state(ctx, response, case):
-    """positive_data_acceptance, but a session without a framework may refuse a dispatch (400 no_framework)."""
-    if response.status_code == 400 and _code(response) == "no_framework":
+    """positive_data_acceptance, except the state-dependent refusals above."""
+    if (response.status_code, _code(response)) in STATE_DEPENDENT_REFUSALS:
         return None
     return positive_data_acceptance(ctx, response, case)

@@ -123,7 +123,9 @@ class SequenceContext(_Body):
 class WebhookTarget(_Body):
     """Where the run's end is POSTed, signed (Standard Webhooks). https, to a public address (else 422)."""
 
-    url: text(2048, min_length=1)
+    # The document states the shape (http(s) with a host); whether it may be called depends on where it resolves
+    # and on WEBHOOK_ALLOW_LOOPBACK, which no schema can say: that refusal is 422 invalid_webhook_url.
+    url: Annotated[text(2048, min_length=1), Field(json_schema_extra={"format": "uri", "pattern": r"^https?://[^/?#\s]+"})]
 
 
 class GenerateExamplesRequest(_Body):
