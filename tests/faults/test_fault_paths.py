@@ -83,12 +83,13 @@ def test_start_execution_fails(api, tally, monkeypatch):
 def test_an_aborted_execution_frees_the_session_and_fails_the_run(api, stack, fake_openai, tally, patient_llm):
     session = api.session_with_framework()
     sent = leads(2, "abort")
-    gate = fake_openai.hold_email_requests(len(sent), timeout_s=20, marker="/in/abort-")  # they wait until stopped
+    # The leads' calls are held at the fake (a gate they never fill) and answer after its 3 s: simulated latency,
+    # during which the execution is stopped. moto ends a stopped execution when its running step returns.
+    gate = fake_openai.hold_email_requests(len(sent) + 1, timeout_s=3, marker="/in/abort-")
     dispatch = api.generate(session["id"], sent).body
     wait_until(lambda: gate.arrived >= len(sent), 20, "both leads to be calling the LLM")
     sfn = stack.client("stepfunctions")
     sfn.stop_execution(executionArn=execution_of(stack, dispatch["runId"])["executionArn"], error="Aborted")
-    gate.open.set()  # the held calls may answer now: the stopped execution must not go on with them
     wait_until(lambda: execution_of(stack, dispatch["runId"])["status"] == "ABORTED", 60, "the execution to stop")
     tally.observe("execution aborted")
     api.wait_idle(session["id"], timeout_s=20)
