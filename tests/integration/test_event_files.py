@@ -94,6 +94,8 @@ def test_every_event_file_runs_through_its_function(stack, monkeypatch):
     with _env(stack):
         token = auth.issue_run_token(auth.service_secret(runs.Settings.load()), RUN_ID, 60)
     assert api("api_get_run.json", 200, authorization=f"Bearer {token}")["status"] == "COMPLETED"
+    canceled = api("api_cancel_run.json", 409)  # the sample's run has finished: nothing to cancel
+    assert (canceled["code"], canceled["status"]) == ("run_finished", "COMPLETED")
 
     # The workers' events find the finished run and change nothing: every step is idempotent.
     for name in ("generate_lead.json", "generate_lead_record_failure.json", "aggregate.json", "chat_turn.json",
