@@ -142,10 +142,14 @@ class ExecutionStatusWatcher:
                     "startDate": execution.start_date,
                     "stopDate": execution.stop_date,
                 }
-                self._deliver(status_change_event(summary, execution.status))
+                self.put_event(status_change_event(summary, execution.status))
 
-    def _deliver(self, event: dict) -> None:
+    def put_event(self, event: dict) -> list[str]:
+        """Deliver an event as the bus does: to the target of every rule whose pattern matches. Returns the targets."""
+        targets = []
         for rule in self.rules:
             if _matches(rule["pattern"], event):
                 self.delivered.append(json.loads(json.dumps(event, default=str)))
                 self.stack.invoke(rule["function"], event)
+                targets.append(rule["function"])
+        return targets

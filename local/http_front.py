@@ -9,16 +9,20 @@ import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from local.bus import aws_json_call
 
 # API Gateway refuses payloads over 10 MB before the function sees them.
 MAX_REQUEST_BYTES = 10 * 1024 * 1024
+PROXY_PREFIX = "/api/"  # the template's one route: ANY /api/{proxy+}
 
 
 def to_event(method: str, target: str, headers: dict[str, str], body: bytes, source_ip: str) -> dict[str, Any]:
     url = urlsplit(target)
+    # An HTTP API hands the function the path percent-decoded, in rawPath and pathParameters alike
+    # (REST APIs and function URLs keep it encoded): ids are checked as the client meant them.
+    path = unquote(url.path or "/", errors="replace")
     query: dict[str, str] = {}
     for key, value in parse_qsl(url.query, keep_blank_values=True):
         query[key] = f"{query[key]},{value}" if key in query else value  # HTTP API joins repeats with commas
@@ -34,7 +38,7 @@ def to_event(method: str, target: str, headers: dict[str, str], body: bytes, sou
     return {
         "version": "2.0",
         "routeKey": "$default",
-        "rawPath": url.path or "/",
+        "rawPath": path,
         "rawQueryString": url.query,
         "cookies": [],
         "headers": lowered,
@@ -46,7 +50,7 @@ def to_event(method: str, target: str, headers: dict[str, str], body: bytes, sou
             "domainPrefix": "local",
             "http": {
                 "method": method.upper(),
-                "path": url.path or "/",
+                "path": path,
                 "protocol": "HTTP/1.1",
                 "sourceIp": source_ip,
                 "userAgent": lowered.get("user-agent", ""),
@@ -58,7 +62,7 @@ def to_event(method: str, target: str, headers: dict[str, str], body: bytes, sou
             "timeEpoch": int(now * 1000),
         },
         "body": text_body,
-        "pathParameters": None,
+        "pathParameters": {"proxy": path[len(PROXY_PREFIX):]} if path.startswith(PROXY_PREFIX) else None,
         "isBase64Encoded": is_base64,
     }
 
@@ -71,6 +75,13 @@ def make_server(stack, host: str = "127.0.0.1", port: int = 3000) -> ThreadingHT
 
         def log_message(self, fmt: str, *args: Any) -> None:  # quiet: the handlers log what matters
             pass
+
+        def __getattr__(self, name: str):
+            # BaseHTTPRequestHandler answers a method it has no do_<METHOD> for (TRACE, CONNECT, made-up ones)
+            # with a 501 HTML page: pass every method to the API, whose answer is the JSON 405.
+            if name.startswith("do_"):
+                return self._handle
+            raise AttributeError(name)
 
         def _handle(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
@@ -115,7 +126,6 @@ def make_server(stack, host: str = "127.0.0.1", port: int = 3000) -> ThreadingHT
             self.end_headers()
             self.wfile.write(raw)
 
-        do_GET = do_POST = do_PATCH = do_DELETE = do_PUT = do_HEAD = do_OPTIONS = _handle
 
     class Server(ThreadingHTTPServer):
         daemon_threads = True

@@ -5,10 +5,11 @@ from __future__ import annotations
 import http.client
 import json
 import threading
-import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
+
+from tests.waiting import wait_until
 
 SESSIONS = "/api/campaigns/ai-chat-sessions"
 
@@ -71,15 +72,12 @@ class ApiClient:
         return self.call("GET", f"{SESSIONS}/{session_id}")
 
     def wait_idle(self, session_id: str, timeout_s: float = 60) -> dict:
-        deadline = time.monotonic() + timeout_s
-        while True:
+        def idle() -> dict | None:
             answer = self.session(session_id)
             assert answer.status == 200, answer.body
-            if answer.body["task_status"] is None:
-                return answer.body
-            if time.monotonic() > deadline:
-                raise AssertionError(f"session {session_id} still {answer.body['task_status']} after {timeout_s}s")
-            time.sleep(0.05)
+            return answer.body if answer.body["task_status"] is None else None
+
+        return wait_until(idle, timeout_s, f"session {session_id} to be free")
 
     def turn(self, session_id: str, message: str = "We sell AI meeting notes to sales teams.", **extra: Any) -> Answer:
         return self.call("POST", f"{SESSIONS}/{session_id}/turn", {"message": message, **extra})

@@ -1,6 +1,9 @@
 import pytest
 
 from tests.fakes.openai_server import FakeOpenAI
+from tests.faults.tally import Tally, line
+
+TALLY_KEY = pytest.StashKey[Tally]()
 
 
 @pytest.fixture(scope="session")
@@ -10,10 +13,18 @@ def fake_openai():
     fake.stop()
 
 
-def pytest_terminal_summary(terminalreporter):
-    """The fault-injection suite's one tally line, over everything it injected in this run."""
-    from tests.faults.tally import TALLY, line
+@pytest.fixture(scope="session")
+def tally(pytestconfig) -> Tally:
+    """The one fault tally of this pytest session (faults observed, sessions checked, schemathesis cases)."""
+    return pytestconfig.stash.setdefault(TALLY_KEY, Tally())
 
-    if TALLY.faults:
+
+def pytest_terminal_summary(terminalreporter, config):
+    """The fault-injection suite's one tally line, over everything observed in this run."""
+    tally = config.stash.get(TALLY_KEY, None)
+    if tally is not None and (tally.faults or tally.schemathesis_cases):
         terminalreporter.write_sep("-", "fault-injection tally")
-        terminalreporter.write_line(line(TALLY.totals()))
+        terminalreporter.write_line(line(tally.totals()))
+        if tally.faults:
+            observed = ", ".join(f"{name} x{count}" for name, count in sorted(tally.faults.items()))
+            terminalreporter.write_line(f"faults observed: {observed}")

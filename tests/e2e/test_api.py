@@ -253,3 +253,29 @@ def test_a_long_lived_api_keeps_answering_dispatches(api):
         session = api.create_session(campaign_id="cmp_many")
         answers.append(api.turn(session["id"], "hello").status)
     assert answers == [200] * 110
+
+
+# ------------------------------------------------- paths and methods as API Gateway passes them
+def test_a_percent_encoded_session_id_is_the_same_session(api):
+    session = api.create_session()
+    encoded = "".join(f"%{ord(c):02X}" if c in "abcdef-" else c for c in session["id"])
+    answer = api.session(encoded)
+    assert answer.status == 200 and answer.body["id"] == session["id"]
+
+
+def test_a_run_id_is_checked_decoded(api, stack):
+    """`%41` is one character of the id, not three: 64 decoded characters are within the limit, 65 are not."""
+    run_id = "A" * 64
+    token = issue_run_token(_secret(stack), run_id, ttl_s=60)
+    assert_error(api.call("GET", "/api/runs/" + "%41" * 64, token=token), 404, "run_not_found")
+    assert_error(api.call("GET", "/api/runs/" + "%41" * 65, token=token), 400, "validation_error")
+
+
+@pytest.mark.parametrize("method", ["TRACE", "CONNECT", "PROPFIND", "BREW"])
+def test_a_method_the_api_does_not_route_is_a_json_405(api, method):
+    session = api.create_session()
+    for path, allow in ((f"{SESSIONS}/{session['id']}", "DELETE, GET, PATCH"), ("/api/runs/run_0", "GET"),
+                        ("/nowhere", "")):
+        answer = api.call(method, path)
+        assert_error(answer, 405, "method_not_allowed")
+        assert {k.lower(): v for k, v in answer.headers.items()}.get("allow") == allow, path

@@ -2,9 +2,11 @@
 
 It honours ``response_format.json_schema`` (EmailDraft or FrameworkReply) and
 lets tests script faults per lead: a lead whose data contains one of the
-marker strings below gets that failure. It records every request and the
-highest number of requests in flight at once, so tests can prove the leads ran
-in parallel and that each call carried exactly one lead.
+marker strings below gets that failure. It records every request (with the
+fault it served and the usage it billed) and the highest number of requests in
+flight at once. A test can hold email requests at a gate until N of them are in
+flight together: proof that the leads ran in parallel that no machine load can
+fake or break (a gate that never fills times out and says so).
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ class FakeOpenAI:
     server: ThreadingHTTPServer | None = None
     url: str = ""
     chat_route: bool = True  # False: only the Responses API, like some compatible servers
+    gate: Gate | None = None
     # Scripted emails: a lead whose prospect data holds the key gets these answers, one per call, in order
     # (the last one repeats). Set with script_emails().
     _scripts: dict[str, list[dict[str, str]]] = field(default_factory=dict)
@@ -62,12 +65,16 @@ class FakeOpenAI:
                 body = json.loads(raw_body)
                 if DROP.encode() in raw_body:
                     with fake._lock:
-                        fake.requests.append({"path": self.path, "body": body, "headers": {}, "at": time.monotonic()})
+                        fake.requests.append({"path": self.path, "body": body, "headers": {}, "at": time.monotonic(),
+                                              "fault": DROP})
                     self.close_connection = True
                     self.connection.close()
                     return
                 if SLOW.encode() in raw_body and b"EmailDraft" in raw_body:
-                    time.sleep(30)
+                    with fake._lock:
+                        fake.requests.append({"path": self.path, "body": body, "headers": {}, "at": time.monotonic(),
+                                              "fault": SLOW})
+                    time.sleep(30)  # simulated latency: the client's timeout fires first
                 status, payload, headers = fake.handle(self.path, body, dict(self.headers.items()))
                 raw = json.dumps(payload).encode()
                 self.send_response(status)
@@ -98,6 +105,16 @@ class FakeOpenAI:
             self._seen.clear()
             self._scripts.clear()
             self.max_in_flight = 0
+            if self.gate is not None:
+                self.gate.open.set()
+            self.gate = None
+
+    def hold_email_requests(self, count: int, timeout_s: float, schema: str = "EmailDraft", marker: str = "") -> Gate:
+        """Hold email requests (or chat turns: schema FrameworkReply) whose body holds ``marker`` until ``count``
+        of them are in flight at once, or ``timeout_s`` passes, or the test opens the gate (``gate.open.set()``).
+        The marker keeps other tests' late calls out of the count."""
+        self.gate = Gate(count, timeout_s, schema, marker)
+        return self.gate
 
     def script_emails(self, key: str, *answers: dict[str, str]) -> None:
         """The lead whose prospect data contains ``key`` (its name, say) gets ``answers`` ({subject, body}):
@@ -116,15 +133,26 @@ class FakeOpenAI:
     def email_requests(self) -> list[dict[str, Any]]:
         return [r for r in self.requests if _schema_name(r["body"]) == "EmailDraft"]
 
-    def handle(self, path: str, body: dict, headers: dict) -> tuple[int, dict, dict]:
+    def requests_with(self, marker: str) -> list[dict[str, Any]]:
+        """The requests whose body holds ``marker``: a test's own calls, whatever else runs on the shared fake."""
         with self._lock:
-            self.requests.append({"path": path, "body": body, "headers": headers, "at": time.monotonic()})
+            return [r for r in self.requests if marker in json.dumps(r["body"])]
+
+    def handle(self, path: str, body: dict, headers: dict) -> tuple[int, dict, dict]:
+        record = {"path": path, "body": body, "headers": headers, "at": time.monotonic()}
+        with self._lock:
+            self.requests.append(record)
             self._in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self._in_flight)
+            gate = self.gate if self.gate is not None and self.gate.holds(body) else None
         try:
+            if gate is not None:
+                gate.arrive()
             if self.latency_s:
-                time.sleep(self.latency_s)
-            return self._answer(path, body)
+                time.sleep(self.latency_s)  # simulated model latency
+            status, payload, answer_headers, fault = self._answer(path, body)
+            record.update(status=status, fault=fault, usage=payload.get("usage") if status == 200 else None)
+            return status, payload, answer_headers
         finally:
             with self._lock:
                 self._in_flight -= 1
@@ -134,43 +162,44 @@ class FakeOpenAI:
             self._seen[key] += 1
             return self._seen[key]
 
-    def _answer(self, path: str, body: dict) -> tuple[int, dict, dict]:
+    def _answer(self, path: str, body: dict) -> tuple[int, dict, dict, str | None]:
+        """The status, body and headers of the answer, and the scripted fault it served (None: a good answer)."""
         if path.endswith("/chat/completions") and self.chat_route:
             messages, schema, wrap = body.get("messages") or [{}], _schema_name(body), _completion
         elif path.endswith("/responses"):
             fmt = ((body.get("text") or {}).get("format") or {})
             messages, schema, wrap = body.get("input") or [{}], fmt.get("name", ""), _response
         else:
-            return 404, {"error": {"message": "not found", "type": "invalid_request_error"}}, {}
-        status, content, refusal, headers = self._content(messages, schema)
+            return 404, {"error": {"message": "not found", "type": "invalid_request_error"}}, {}, None
+        status, content, refusal, headers, fault = self._content(messages, schema)
         if status != 200:
-            return status, content, headers
-        return 200, wrap(body, messages, content, refusal), headers
+            return status, content, headers, fault
+        return 200, wrap(body, messages, content, refusal), headers, fault
 
-    def _content(self, messages: list, schema: str) -> tuple[int, Any, str | None, dict]:
+    def _content(self, messages: list, schema: str) -> tuple[int, Any, str | None, dict, str | None]:
         if schema == "EmailDraft":
             lead = _prospect(messages)
             key = lead_text = json.dumps(lead)
             if PERMANENT_FAIL in lead_text:
-                return 400, _error("bad request for this lead", "invalid_request_error"), None, {}
+                return 400, _error("bad request for this lead", "invalid_request_error"), None, {}, PERMANENT_FAIL
             if ALWAYS_500 in lead_text:
-                return 500, _error("server error", "server_error"), None, {}
+                return 500, _error("server error", "server_error"), None, {}, ALWAYS_500
             if RATE_LIMIT_ONCE in lead_text and self._count("429" + key) == 1:
-                return 429, _error("slow down", "rate_limit_exceeded"), None, {"retry-after-ms": "10"}
+                return 429, _error("slow down", "rate_limit_exceeded"), None, {"retry-after-ms": "10"}, RATE_LIMIT_ONCE
             if REFUSE in lead_text:
-                return 200, None, "I can't help with that.", {}
+                return 200, None, "I can't help with that.", {}, REFUSE
             if EMPTY_ONCE in lead_text and self._count("empty" + key) == 1:
-                return 200, {"subject": "", "body": ""}, None, {}
+                return 200, {"subject": "", "body": ""}, None, {}, EMPTY_ONCE
             scripted = self._scripted(lead_text)
             if scripted is not None:
-                return 200, scripted, None, {}
+                return 200, scripted, None, {}, None
             name = lead.get("first_name") or lead.get("full_name") or "there"
             company = lead.get("company") or "your company"
             content = {
                 "subject": f"An idea for {company}",
                 "body": f"Hi {name},\n\nA short note about {company}.\n\nBest,\nSam",
             }
-            return 200, content, None, {}
+            return 200, content, None, {}, None
         if schema == "FrameworkReply":
             content = {
                 "reply": "Here is a framework.",
@@ -188,8 +217,8 @@ class FakeOpenAI:
                     "draft_body": "Hi %first_name%, ...",
                 },
             }
-            return 200, content, None, {}
-        return 400, _error("unsupported response_format", "invalid_request_error"), None, {}
+            return 200, content, None, {}, None
+        return 400, _error("unsupported response_format", "invalid_request_error"), None, {}, None
 
 
     def _scripted(self, lead_text: str) -> dict[str, str] | None:
@@ -199,6 +228,39 @@ class FakeOpenAI:
             return None
         key, answers = found
         return answers[min(self._count("script" + key), len(answers)) - 1]
+
+
+class Gate:
+    """Holds requests until ``count`` are waiting together; after that, or after the deadline, lets all through."""
+
+    def __init__(self, count: int, timeout_s: float, schema: str = "EmailDraft", marker: str = ""):
+        self.count, self.timeout_s, self.schema, self.marker = count, timeout_s, schema, marker
+        self.arrived = 0
+        self.most_waiting = 0
+        self._waiting = 0
+        self._lock = threading.Lock()
+        self.open = threading.Event()
+
+    def holds(self, body: dict) -> bool:
+        return _schema_name(body) == self.schema and self.marker in json.dumps(body)
+
+    def arrive(self) -> None:
+        with self._lock:
+            self.arrived += 1
+            self._waiting += 1
+            self.most_waiting = max(self.most_waiting, self._waiting)
+            if self._waiting >= self.count:
+                self.open.set()
+        try:
+            self.open.wait(self.timeout_s)
+        finally:
+            with self._lock:
+                self._waiting -= 1
+
+    @property
+    def filled(self) -> bool:
+        """True once ``count`` requests were held at the same time."""
+        return self.most_waiting >= self.count
 
 
 def _prospect(messages: list) -> dict:

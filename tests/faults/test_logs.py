@@ -6,6 +6,7 @@ import logging
 import pytest
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
+from tests.faults.tally import START_EXECUTION_FAILS
 from tests.stack_fixture import KEY_A
 
 SECRET_LEAD = {
@@ -45,11 +46,16 @@ def test_a_full_run_logs_no_secret_and_no_lead(api, tally, captured_logs, monkey
     api.call("GET", f"/api/runs/{dispatch['runId']}", token=dispatch["publicAccessToken"])
     api.call("GET", f"/api/runs/{dispatch['runId']}", token=dispatch["publicAccessToken"] + "x")
 
-    tally.inject("StartExecution fails while logs are read")
-    monkeypatch.setattr(StepFunctionsParserBackend, "start_execution", lambda *a, **k: (_ for _ in ()).throw(
-        RuntimeError(f"down; request had Authorization: Bearer {KEY_A}")))
+    refused = []
+
+    def refuse(*args, **kwargs):
+        refused.append(1)
+        raise RuntimeError(f"down; request had Authorization: Bearer {KEY_A}")
+
+    monkeypatch.setattr(StepFunctionsParserBackend, "start_execution", refuse)
     assert api.generate(session["id"], [SECRET_LEAD]).status == 500
-    tally.intended_500s += 1
+    assert refused
+    tally.observe(START_EXECUTION_FAILS, len(refused))
     monkeypatch.undo()
 
     logs = captured_logs.getvalue()

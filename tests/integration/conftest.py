@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
+from types import SimpleNamespace
+
 import pytest
 
 from local.stack import LocalStack
-from outreach.clock import new_run_id, now_epoch, now_iso
+from outreach import clock
+from outreach.clock import new_run_id, now_epoch
+from outreach.config import function_environment
+from outreach.dal.dynamodb import run_key
 from outreach.llm.offline import OfflineWriter
-from outreach.logic import sessions
-from outreach.logic.leads import lead_id
-from outreach.logic.review import roster
-from outreach.models.requests import CreateSessionRequest
+from outreach.logic import runs, sessions
+from outreach.logic.auth import service_secret
+from outreach.models.requests import ChatTurnRequest, CreateSessionRequest, GenerateExamplesRequest
 
 WS_A, WS_B = "ws_a", "ws_b"
 SKELETON = {
@@ -37,8 +43,6 @@ def stack(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def store(stack):
-    from outreach.config import function_environment
-
     with function_environment(stack.functions["ApiFunction"].environment):
         from outreach import runtime
 
@@ -92,74 +96,70 @@ def claim(store):
     return do
 
 
+@pytest.fixture(scope="module")
+def dispatch(stack):
+    """What the API hands runs.dispatch_*: settings, a Step Functions client, the service secret.
+
+    The state machine ARNs point at a one-state (Pass) machine on moto, so a dispatched run is recorded and its
+    execution started exactly as the API does it, while the test drives the workers itself, step by step.
+    """
+    sfn = stack.client("stepfunctions")
+    recorder = sfn.create_state_machine(
+        name="RecordedRuns",
+        definition=json.dumps({"StartAt": "Recorded", "States": {"Recorded": {"Type": "Pass", "End": True}}}),
+        roleArn="arn:aws:iam::123456789012:role/recorded-runs",
+    )["stateMachineArn"]
+    environment = {**stack.functions["ApiFunction"].environment,
+                   "GENERATE_EXAMPLES_STATE_MACHINE_ARN": recorder, "CHAT_TURN_STATE_MACHINE_ARN": recorder}
+    with function_environment(environment):
+        from outreach import runtime
+
+        s = runtime.settings()
+        return SimpleNamespace(settings=s, sfn=sfn, secret=service_secret(s), state_machine_arn=recorder,
+                               dynamodb=stack.client("dynamodb"), table_name=stack.table_name)
+
+
+def to_key(key: dict[str, str]) -> dict[str, dict[str, str]]:
+    return {name: {"S": value} for name, value in key.items()}
+
+
+def _at(now: int | None):
+    """The service's clock at ``now`` (epoch seconds), or the real one."""
+    return clock.reading(lambda: float(now)) if now is not None else contextlib.nullcontext()
+
+
 @pytest.fixture
-def make_generate_run(store, claim):
-    """Claim the session and record a generate run, in the shapes runs.dispatch_generate builds."""
+def make_generate_run(store, dispatch):
+    """A generate run dispatched as the API does it (runs.dispatch_generate): claim, run record, lead items."""
 
     def make(session: dict, leads: list[dict], *, workspace: str = WS_A, first_batch: bool = False,
-             sequence_context: dict | None = None, run_id: str | None = None, claimed: bool = True,
-             now: int | None = None, ttl: int = 900, with_roster: bool = True) -> str:
-        if claimed:
-            run_id = claim(session, workspace, run_id=run_id, now=now, ttl=ttl)
-        run_id = run_id or new_run_id()
-        expires = now_epoch() + 7 * 86400
-        items = [{"index": i, "lead": lead, "lead_id": lead_id(lead), "status": "pending", "expires_at": expires}
-                 for i, lead in enumerate(leads)]
-        store.create_run(
-            {
-                "id": run_id,
-                "kind": "generate_examples",
-                "status": "QUEUED",
-                "session_id": session["id"],
-                "workspace_id": workspace,
-                "created_at": now_iso(),
-                "finished_at": None,
-                "expires_at": expires,
-                "total": len(items),
-                "roster": roster(leads) if with_roster else None,  # None: a run dispatched before rosters
-                "context": {
-                    "skeleton": session.get("skeleton"),
-                    "draft_subject": session.get("draft_subject"),
-                    "draft_body": session.get("draft_body"),
-                    "framework_version": session.get("framework_version", 0),
-                    "sequence_context": sequence_context,
-                    "is_first_batch": first_batch,
-                },
-            },
-            items,
-        )
-        return run_id
+             sequence_context: dict | None = None, now: int | None = None, with_roster: bool = True) -> str:
+        body = {"leads": leads, "isFirstBatch": first_batch}
+        if sequence_context is not None:
+            body["sequenceContext"] = sequence_context
+        with _at(now):
+            out = runs.dispatch_generate(store, dispatch.sfn, dispatch.settings, dispatch.secret, workspace,
+                                         session["id"], GenerateExamplesRequest.model_validate(body))
+        if not with_roster:  # a run dispatched before runs carried a roster
+            dispatch.dynamodb.update_item(TableName=dispatch.table_name, Key=to_key(run_key(out["runId"])),
+                                          UpdateExpression="REMOVE roster")
+        return out["runId"]
 
     return make
 
 
 @pytest.fixture
-def make_chat_run(store, claim):
-    """Claim the session and record a chat-turn run, in the shapes runs.dispatch_chat_turn builds."""
+def make_chat_run(store, dispatch):
+    """A chat-turn run dispatched as the API does it (runs.dispatch_chat_turn)."""
 
     def make(session: dict, message: str, *, workspace: str = WS_A, available: list[str] | None = None) -> str:
-        run_id = claim(session, workspace, task_status="chat_processing", require_skeleton=False)
-        store.create_run(
-            {
-                "id": run_id,
-                "kind": "chat_turn",
-                "status": "QUEUED",
-                "session_id": session["id"],
-                "workspace_id": workspace,
-                "created_at": now_iso(),
-                "finished_at": None,
-                "expires_at": now_epoch() + 7 * 86400,
-                "total": 1,
-                "context": {
-                    "message": message,
-                    "message_created_at": now_iso(),
-                    "available_var_names": available if available is not None else ["first_name", "company"],
-                    "sample_leads": [{"first_name": "Ann", "company": "Acme"}],
-                    "sequence_context": None,
-                },
-            },
-            [],
-        )
-        return run_id
+        body = {
+            "message": message,
+            "availableVarNames": available if available is not None else ["first_name", "company"],
+            "sampleLeads": [{"first_name": "Ann", "company": "Acme"}],
+        }
+        out = runs.dispatch_chat_turn(store, dispatch.sfn, dispatch.settings, dispatch.secret, workspace,
+                                      session["id"], ChatTurnRequest.model_validate(body))
+        return out["runId"]
 
     return make

@@ -17,12 +17,17 @@ LEAD = {"first_name": "Ann", "company": "Acme", "linkedin_url": "https://www.lin
 
 
 def test_an_execution_status_change_fails_the_run_and_frees_the_session(stack, store, make_session, make_generate_run):
+    """The sample event, for this stack's state machine, through the emulated bus: the template's rule picks it."""
     session = make_session()
     run_id = make_generate_run(session, [LEAD])
     event = json.loads((EVENTS / "release_eventbridge.json").read_text())
     event["detail"]["name"] = run_id
-    assert stack.invoke("ReleaseFunction", event) == {"run_id": run_id, "status": "FAILED", "released": True}
-    assert "time limit" in store.get_run(run_id)["error"]
+    event["detail"]["stateMachineArn"] = stack.state_machines["GenerateExamplesStateMachine"]
+    assert stack.watcher.put_event({**event, "detail": {**event["detail"], "status": "SUCCEEDED"}}) == []
+    assert sessions.get_session(store, WS_A, session["id"])["task_status"] == "generating_examples"
+    assert stack.watcher.put_event(event) == ["ReleaseFunction"]
+    run = store.get_run(run_id)
+    assert run["status"] == "FAILED" and "time limit" in run["error"]
     assert sessions.get_session(store, WS_A, session["id"])["task_status"] is None
 
 

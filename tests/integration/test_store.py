@@ -315,3 +315,12 @@ def test_llm_slots_are_capped_per_workspace_released_and_expire(store):
     store.release_llm_slot("ws_cap", "r:2")
     assert take("ws_exp", "dead:0", now - 5) and take("ws_exp", "dead:1", now - 5)
     assert take("ws_exp", "live:0"), "leases of crashed workers expire"
+
+
+def test_a_dispatched_run_starts_its_execution_with_indexes_only(store, dispatch, make_session, make_generate_run):
+    session = make_session()
+    run_id = make_generate_run(session, [{"first_name": "Ann", "company": "Acme"}, {"full_name": "Bo Diaz"}])
+    executions = dispatch.sfn.list_executions(stateMachineArn=dispatch.state_machine_arn)["executions"]
+    (execution,) = [e for e in executions if e["name"] == run_id]
+    started = dispatch.sfn.describe_execution(executionArn=execution["executionArn"])
+    assert json.loads(started["input"]) == {"run_id": run_id, "lead_indexes": [0, 1]}, "no lead data in the input"

@@ -1,17 +1,19 @@
 """The state machines' steps on the real store: one lead, the aggregate, a chat turn, the failure path."""
 
 import re
-import time
 
 import openai
 import pytest
 
+from outreach import clock
+from outreach.clock import now_epoch
 from outreach.errors import LLMTransientError
 from outreach.llm.openai_writer import OpenAIWriter
 from outreach.logic import sessions, workers
 from outreach.logic.leads import lead_id
 from tests.fakes.openai_server import ALWAYS_500, PERMANENT_FAIL
 from tests.integration.conftest import DRAFT_BODY, DRAFT_SUBJECT, SKELETON, WS_A, raw_session
+from tests.waiting import SteppedClock
 
 EXAMPLE_FIELDS = {
     "lead_id", "lead", "subject", "body", "status", "error", "run_id", "framework_version", "created_at", "review"
@@ -57,10 +59,12 @@ def test_generate_lead_records_the_email_once(store, writer, make_session, make_
 def test_generate_lead_again_changes_nothing(store, writer, make_session, make_generate_run):
     session = make_session()
     run_id = make_generate_run(session, [ANN])
-    workers.generate_lead(store, writer, run_id, 0)
-    before = store.get_lead(run_id, 0)
-    time.sleep(0.01)  # a rewrite would carry a later finished_at
-    assert workers.generate_lead(store, writer, run_id, 0) == {"index": 0, "status": "completed"}
+    wall = SteppedClock()
+    with clock.reading(wall):
+        workers.generate_lead(store, writer, run_id, 0)
+        before = store.get_lead(run_id, 0)
+        wall.advance(60)  # a rewrite would carry a later finished_at
+        assert workers.generate_lead(store, writer, run_id, 0) == {"index": 0, "status": "completed"}
     assert store.get_lead(run_id, 0) == before
 
 
@@ -188,10 +192,12 @@ def test_aggregate_twice_changes_nothing(store, writer, make_session, make_gener
     session = make_session()
     run_id = make_generate_run(session, [ANN, BO])
     run_all(store, writer, run_id, 2)
-    workers.aggregate(store, run_id)
-    session_before, run_before = store.get_session(WS_A, session["id"]), store.get_run(run_id)
-    time.sleep(0.01)
-    assert workers.aggregate(store, run_id)["status"] == "COMPLETED"
+    wall = SteppedClock()
+    with clock.reading(wall):
+        workers.aggregate(store, run_id)
+        session_before, run_before = store.get_session(WS_A, session["id"]), store.get_run(run_id)
+        wall.advance(60)  # a rewrite would carry a later updated_at and finished_at
+        assert workers.aggregate(store, run_id)["status"] == "COMPLETED"
     assert store.get_session(WS_A, session["id"]) == session_before
     assert store.get_run(run_id) == run_before
     assert len(session_before["generated_examples"]) == 2
@@ -244,7 +250,7 @@ def test_append_then_rerun_keeps_order_and_replaces_in_place(store, writer, make
 
 def test_aggregate_of_an_overtaken_run_writes_nothing(store, writer, make_session, make_generate_run, claim):
     session = make_session()
-    old = make_generate_run(session, [ANN], first_batch=True, ttl=1, now=int(time.time()) - 100)  # claim expired
+    old = make_generate_run(session, [ANN], first_batch=True, now=now_epoch() - 1000)  # its claim has expired
     newer = claim(session)
     run_all(store, writer, old, 1)
 

@@ -5,7 +5,6 @@ import pytest
 from local.http_front import serve_in_background
 from local.stack import LocalStack
 from tests.client import ApiClient
-from tests.faults.tally import TALLY
 
 KEY = "restart-key"
 
@@ -43,7 +42,7 @@ def fake(fake_openai):
     fake_openai.latency_s = 0
 
 
-def test_a_clean_restart_keeps_sessions_examples_keys_and_tokens(tmp_path, fake):
+def test_a_clean_restart_keeps_sessions_examples_keys_and_tokens(tmp_path, fake, tally):
     stack, api = start(tmp_path, fake)
     session = api.session_with_framework()
     lead = {"first_name": "Ann", "company": "Acme", "linkedin_url": "https://www.linkedin.com/in/ann-restart"}
@@ -57,22 +56,23 @@ def test_a_clean_restart_keeps_sessions_examples_keys_and_tokens(tmp_path, fake)
         assert api.session(session["id"]).body == before
         run = api.call("GET", f"/api/runs/{dispatch['runId']}", token=dispatch["publicAccessToken"])
         assert run.status == 200 and run.body["status"] == "COMPLETED"
-        TALLY.inject("clean restart of the local stack")
-        TALLY.check(api, session["id"], [lead["linkedin_url"]])
+        tally.observe("clean restart of the local stack")
+        tally.check(api, session["id"], [lead["linkedin_url"]])
         assert [e["lead_id"] for e in api.session(session["id"]).body["generated_examples"]] == [lead["linkedin_url"]]
     finally:
         stop(stack)
 
 
-def test_a_crash_mid_run_loses_no_session_and_leaves_none_claimed(tmp_path, fake):
+def test_a_crash_mid_run_loses_no_session_and_leaves_none_claimed(tmp_path, fake, tally):
     stack, api = start(tmp_path, fake)
     idle = api.session_with_framework()
     busy = api.session_with_framework()
     fake.latency_s = 5
     dispatch = api.generate(busy["id"], [{"first_name": "Bo", "company": "Beta"}]).body
     # No wait: every acknowledged write (the claim, the run, the lead) is on disk when the dispatch answers.
+    assert api.session(busy["id"]).body["task_status"] is not None
     crash(stack)
-    TALLY.inject("local stack crash mid-run")
+    tally.observe("local stack crash mid-run")
     fake.latency_s = 0
 
     stack, api = start(tmp_path, fake)
@@ -83,7 +83,8 @@ def test_a_crash_mid_run_loses_no_session_and_leaves_none_claimed(tmp_path, fake
         run = api.call("GET", f"/api/runs/{dispatch['runId']}", token=dispatch["publicAccessToken"]).body
         assert run["status"] == "FAILED" and "stopped" in run["error"]
         assert api.generate(busy["id"], [{"first_name": "Cy", "company": "Gamma"}]).status == 200
-        TALLY.check(api, busy["id"])
-        TALLY.check(api, idle["id"])
+        tally.check(api, busy["id"])
+        tally.check(api, idle["id"])
+        assert not tally.problems(), tally.totals()
     finally:
         stop(stack)

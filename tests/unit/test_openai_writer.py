@@ -1,6 +1,7 @@
 """The OpenAI writer against the fake OpenAI-compatible server: parsing, usage, retries, failures."""
 
 import socket
+import uuid
 
 import openai
 import pytest
@@ -22,38 +23,49 @@ def fake(fake_openai):
     return fake_openai
 
 
+@pytest.fixture
+def tag():
+    """Marks this test's requests: the fake is shared, and runs of other tests may still be calling it."""
+    return f"test-{uuid.uuid4().hex}"
+
+
+def mine(fake, tag: str) -> list[dict]:
+    return fake.requests_with(tag)
+
+
+def billed_input_tokens(requests: list[dict]) -> int:
+    """What the server billed for these calls, as its answers reported it."""
+    return sum(r["usage"]["prompt_tokens"] for r in requests if r.get("usage"))
+
+
 def make_writer(url: str, *, cache_key: bool = False) -> OpenAIWriter:
     client = openai.OpenAI(api_key="x", base_url=url, max_retries=1, timeout=10)
     return OpenAIWriter(client, "gpt-test", cache_key=cache_key)
 
 
-def prompt_for(lead: dict):
+def prompt_for(lead: dict, tag: str):
+    lead = {**lead, "custom_fields": {**lead.get("custom_fields", {}), "test_tag": tag}}
     return email_prompt(skeleton=SKELETON, draft_subject="Idea for %company%", draft_body="Hi %first_name%",
                         sequence_context=None, lead=lead, cache_key="session-1:v2")
 
 
-def expected_prompt_tokens(prompt) -> int:
-    # what the fake reports: a quarter of the prompt's characters
-    return prompt.total_chars // 4
-
-
-def test_email_parsed_with_usage(fake):
-    prompt = prompt_for({"first_name": "Ann", "company": "Acme"})
+def test_email_parsed_with_usage(fake, tag):
+    prompt = prompt_for({"first_name": "Ann", "company": "Acme"}, tag)
     result = make_writer(fake.url).write_email(prompt)
     assert result.value == EmailDraft(
         subject="An idea for Acme", body="Hi Ann,\n\nA short note about Acme.\n\nBest,\nSam"
     )
     assert result.model == "gpt-test"
-    assert result.usage.input_tokens == expected_prompt_tokens(prompt) > 0
+    assert result.usage.input_tokens == billed_input_tokens(mine(fake, tag)) > 0
     assert result.usage.output_tokens > 0
-    assert len(fake.requests) == 1
+    assert len(mine(fake, tag)) == 1
 
 
-def test_request_uses_strict_email_schema_and_the_prompt(fake):
-    prompt = prompt_for({"first_name": "Ann", "company": "Acme"})
+def test_request_uses_strict_email_schema_and_the_prompt(fake, tag):
+    prompt = prompt_for({"first_name": "Ann", "company": "Acme"}, tag)
     make_writer(fake.url).write_email(prompt)
-    body = fake.requests[0]["body"]
-    assert fake.requests[0]["path"].endswith("/chat/completions")
+    body = mine(fake, tag)[0]["body"]
+    assert mine(fake, tag)[0]["path"].endswith("/chat/completions")
     assert body["model"] == "gpt-test"
     assert body["messages"] == prompt.messages
     fmt = body["response_format"]
@@ -64,73 +76,75 @@ def test_request_uses_strict_email_schema_and_the_prompt(fake):
     assert "prompt_cache_key" not in body
 
 
-def test_cache_key_sent_when_enabled(fake):
-    prompt = prompt_for({"first_name": "Ann", "company": "Acme"})
+def test_cache_key_sent_when_enabled(fake, tag):
+    prompt = prompt_for({"first_name": "Ann", "company": "Acme"}, tag)
     make_writer(fake.url, cache_key=True).write_email(prompt)
-    assert fake.requests[0]["body"]["prompt_cache_key"] == "session-1:v2"
+    assert mine(fake, tag)[0]["body"]["prompt_cache_key"] == "session-1:v2"
 
 
-def test_permanent_error_not_retried(fake):
+def test_permanent_error_not_retried(fake, tag):
     with pytest.raises(LLMPermanentError) as info:
-        make_writer(fake.url).write_email(prompt_for({"first_name": "Ann", "headline": PERMANENT_FAIL}))
+        make_writer(fake.url).write_email(prompt_for({"first_name": "Ann", "headline": PERMANENT_FAIL}, tag))
     assert "400" in str(info.value)
-    assert len(fake.requests) == 1
+    assert len(mine(fake, tag)) == 1
 
 
-def test_rate_limit_once_succeeds_after_sdk_retry(fake):
-    result = make_writer(fake.url).write_email(prompt_for({"first_name": "Ann", "company": RATE_LIMIT_ONCE}))
+def test_rate_limit_once_succeeds_after_sdk_retry(fake, tag):
+    result = make_writer(fake.url).write_email(prompt_for({"first_name": "Ann", "company": RATE_LIMIT_ONCE}, tag))
     assert result.value.subject == f"An idea for {RATE_LIMIT_ONCE}"
-    assert len(fake.requests) == 2
+    assert len(mine(fake, tag)) == 2
 
 
-def test_server_errors_become_transient_after_retries(fake):
+def test_server_errors_become_transient_after_retries(fake, tag):
     with pytest.raises(LLMTransientError):
-        make_writer(fake.url).write_email(prompt_for({"first_name": "Ann", "custom_fields": {"x": ALWAYS_500}}))
-    assert len(fake.requests) == 2  # the first call and the SDK's one retry
+        make_writer(fake.url).write_email(prompt_for({"first_name": "Ann", "custom_fields": {"x": ALWAYS_500}}, tag))
+    assert len(mine(fake, tag)) == 2  # the first call and the SDK's one retry
 
 
-def test_unreachable_server_is_transient(fake):
+def test_unreachable_server_is_transient(fake, tag):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     client = openai.OpenAI(api_key="x", base_url=f"http://127.0.0.1:{port}/v1", max_retries=0, timeout=2)
     with pytest.raises(LLMTransientError):
-        OpenAIWriter(client, "gpt-test", cache_key=False).write_email(prompt_for({"first_name": "Ann"}))
+        OpenAIWriter(client, "gpt-test", cache_key=False).write_email(prompt_for({"first_name": "Ann"}, tag))
 
 
-def test_empty_output_once_is_asked_again(fake):
-    prompt = prompt_for({"first_name": "Ann", "company": "Acme", "headline": EMPTY_ONCE})
+def test_empty_output_once_is_asked_again(fake, tag):
+    prompt = prompt_for({"first_name": "Ann", "company": "Acme", "headline": EMPTY_ONCE}, tag)
     result = make_writer(fake.url).write_email(prompt)
     assert result.value.subject == "An idea for Acme"
     assert result.value.body.startswith("Hi Ann,")
-    assert len(fake.requests) == 2
+    assert len(mine(fake, tag)) == 2
     # both calls were billed, so both count
-    assert result.usage.input_tokens == 2 * expected_prompt_tokens(prompt)
+    assert result.usage.input_tokens == billed_input_tokens(mine(fake, tag))
+    assert billed_input_tokens(mine(fake, tag)[:1]) < result.usage.input_tokens
 
 
-def test_refusal_is_permanent_after_two_attempts(fake):
+def test_refusal_is_permanent_after_two_attempts(fake, tag):
     with pytest.raises(LLMPermanentError) as info:
-        make_writer(fake.url).write_email(prompt_for({"first_name": "Ann", "position": REFUSE}))
+        make_writer(fake.url).write_email(prompt_for({"first_name": "Ann", "position": REFUSE}, tag))
     assert "refused" in str(info.value)
-    assert len(fake.requests) == 2
+    assert len(mine(fake, tag)) == 2
 
 
-def test_one_lead_failure_does_not_affect_the_next(fake):
+def test_one_lead_failure_does_not_affect_the_next(fake, tag):
     writer = make_writer(fake.url)
     with pytest.raises(LLMPermanentError):
-        writer.write_email(prompt_for({"first_name": "Ann", "headline": PERMANENT_FAIL}))
-    written = writer.write_email(prompt_for({"first_name": "Bo", "company": "Initech"}))
+        writer.write_email(prompt_for({"first_name": "Ann", "headline": PERMANENT_FAIL}, tag))
+    written = writer.write_email(prompt_for({"first_name": "Bo", "company": "Initech"}, tag))
     assert written.value.subject == "An idea for Initech"
 
 
-def test_framework_turn_parses_the_framework(fake):
+def test_framework_turn_parses_the_framework(fake, tag):
     prompt = framework_prompt(messages=[], skeleton=None, draft_subject=None, draft_body=None,
                               available_var_names=["first_name", "company"], sample_leads=[],
-                              sequence_context=None, user_message="We sell payroll software.", cache_key="s:chat")
+                              sequence_context=None, user_message=f"We sell payroll software. {tag}",
+                              cache_key="s:chat")
     result = make_writer(fake.url).framework_turn(prompt)
     assert isinstance(result.value, FrameworkReply)
     assert result.value.reply == "Here is a framework."
     assert result.value.framework.skeleton.goal == "Book a call"
     assert result.value.framework.draft_subject == "Idea for %company%"
-    assert fake.requests[0]["body"]["response_format"]["json_schema"]["name"] == "FrameworkReply"
+    assert mine(fake, tag)[0]["body"]["response_format"]["json_schema"]["name"] == "FrameworkReply"
     assert result.usage.input_tokens > 0

@@ -1,8 +1,13 @@
 """The request bodies: what the API accepts, rejects and passes on."""
 
+import re
+
+import jsonschema
 import pytest
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from pydantic import ValidationError
 
+from outreach.dal.dynamodb import from_item, to_item
 from outreach.models.requests import (
     MAX_LEADS_PER_CALL,
     ChatTurnRequest,
@@ -275,3 +280,106 @@ def test_update_values_are_cleaned_and_capped():
     assert UpdateSessionRequest.model_validate({"draft_subject": "\x00Hi "}).changes() == {"draft_subject": "Hi"}
     with pytest.raises(ValidationError):
         UpdateSessionRequest.model_validate({"title": "t" * 201})
+
+
+# ----------------------------------------------- the document's "not blank" pattern is the validator's rule
+BLANKISH = ["", " ", "\t\n\r", "\x01\x02", "\x85", "\xa0", "\u3000", "\u2028", " \x7f ", "\u200b", "\ufeff", "a",
+            " a ", "\x01a", "é", "🚀"]
+
+
+@pytest.mark.parametrize("value", BLANKISH, ids=[repr(v) for v in BLANKISH])
+def test_a_required_text_is_accepted_exactly_when_the_documented_pattern_matches(value):
+    documented = CreateSessionRequest.model_json_schema()["properties"]["campaign_id"]["pattern"]
+    try:
+        CreateSessionRequest(campaign_id=value, node_id="n")
+        accepted = True
+    except ValidationError:
+        accepted = False
+    assert accepted == bool(re.search(documented, value))
+
+
+@pytest.mark.parametrize("field", ["first_name", "last_name", "full_name", "company", "linkedin_url"])
+@pytest.mark.parametrize("value", ["", "   ", "\x00"])
+def test_a_lead_whose_only_identifying_field_is_blank_is_refused_and_the_schema_says_so(field, value):
+    schema = Lead.model_json_schema()
+    with pytest.raises(ValidationError):
+        Lead.model_validate({field: value})
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({field: value}, schema)
+    jsonschema.validate({field: "Ann"}, schema)
+
+
+NUMBERS = [0, 0.0, -0.0, 1, -1, 7.5, 1e-130, 1e-131, 10**38 - 1, 10**38, -(10**38), 1e38, 9.999999999999999e37,
+           9.999999999999998e37, 9.99e37, 1e50, 10**400, 2.5e-300, -7.637569028132419e123, 12345678901234567.5]
+
+
+@pytest.mark.parametrize("number", NUMBERS, ids=[repr(n) for n in NUMBERS])
+def test_a_custom_number_is_accepted_exactly_when_the_document_allows_it(number):
+    schema = Lead.model_json_schema()
+    body = {"first_name": "Ann", "custom_fields": {"n": number}}
+    try:
+        Lead.model_validate(body)
+        accepted = True
+    except ValidationError:
+        accepted = False
+    try:
+        jsonschema.validate(body, schema)
+        documented = True
+    except jsonschema.ValidationError:
+        documented = False
+    assert accepted == documented
+    if accepted:  # and the store can write it, read it back, and write that again (as the aggregate does)
+        stored = TypeSerializer().serialize(to_item(number))
+        TypeSerializer().serialize(to_item(from_item(TypeDeserializer().deserialize(stored))))
+
+
+@pytest.mark.parametrize(
+    "body", [{"isFirstBatch": "yes"}, {"isFirstBatch": 1}, {"sequenceContext": {"position": True}}]
+)
+def test_no_boolean_for_a_number_and_no_number_for_a_boolean(body):
+    with pytest.raises(ValidationError):
+        GenerateExamplesRequest.model_validate({"leads": [lead()], **body})
+
+
+@pytest.mark.parametrize("number", [float("inf"), float("-inf"), float("nan")])
+def test_infinities_and_nan_are_refused(number):
+    # Not JSON, but Python's json module reads Infinity and NaN.
+    with pytest.raises(ValidationError):
+        Lead.model_validate({"first_name": "Ann", "custom_fields": {"n": number}})
+
+
+@pytest.mark.parametrize("value", [3, 3.0, 0])
+def test_a_position_is_any_json_integer(value):
+    assert GenerateExamplesRequest.model_validate(
+        {"leads": [lead()], "sequenceContext": {"position": value}}).sequence_context.position == value
+
+
+@pytest.mark.parametrize("value", ["3", 3.5, False])
+def test_a_position_is_nothing_else(value):
+    with pytest.raises(ValidationError):
+        GenerateExamplesRequest.model_validate({"leads": [lead()], "sequenceContext": {"position": value}})
+
+
+@pytest.mark.parametrize("value", ["0" * 2001, "12", "true"])
+def test_a_custom_text_stays_text_and_an_overlong_one_is_refused(value):
+    if len(value) > 2000:
+        with pytest.raises(ValidationError):
+            Lead.model_validate({"first_name": "Ann", "custom_fields": {"k": value}})
+    else:
+        assert Lead.model_validate({"first_name": "Ann", "custom_fields": {"k": value}}).custom_fields == {"k": value}
+
+
+@pytest.mark.parametrize("position", [-1, 0, 3, 3.0, 2**52 - 1, 2**52, 2**53])
+def test_a_position_is_accepted_exactly_when_the_document_allows_it(position):
+    body = {"leads": [lead()], "sequenceContext": {"position": position}}
+    try:
+        GenerateExamplesRequest.model_validate(body)
+        accepted = True
+    except ValidationError:
+        accepted = False
+    try:
+        jsonschema.validate(body, GenerateExamplesRequest.model_json_schema(by_alias=True))
+        documented = True
+    except jsonschema.ValidationError:
+        documented = False
+    assert accepted == documented

@@ -37,8 +37,9 @@ def invalid_json() -> Response:
 
 def validation_answer(problems: list[dict[str, Any]]) -> Response:
     """422 for the body and query, 400 for path parameters; ``details`` never echo the input (leads, secrets)."""
-    if any(tuple(p.get("loc", ())) == ("query", "campaign_id") and p.get("type") == "missing" for p in problems):
-        error = campaign_id_required()  # the same 400 as an empty campaign_id
+    campaign_id_problems = [p for p in problems if tuple(p.get("loc", ())) == ("query", "campaign_id")]
+    if any(p.get("type") != "string_too_long" for p in campaign_id_problems):
+        error = campaign_id_required()  # missing, empty or blank: one 400
         return json_response(error.status, error.body())
     if any(p.get("type") == "json_invalid" for p in problems):
         return invalid_json()
@@ -80,10 +81,12 @@ def register(app: APIGatewayHttpResolver) -> None:
 
     @app.not_found
     def not_found(_: Exception) -> Response:
-        """404 for an unknown path; 405 with ``Allow`` for a known path and another method."""
+        """405 with ``Allow`` for a method the path does not take (any method the API has no route for: TRACE,
+        CONNECT...); 404 for an unknown path."""
         path, method = app.current_event.path, app.current_event.http_method.upper()
-        allowed = sorted({r.method for r in app._static_routes + app._dynamic_routes if r.rule.match(path)})
-        if allowed and method not in allowed:
+        routes = app._static_routes + app._dynamic_routes
+        allowed = sorted({r.method for r in routes if r.rule.match(path)})
+        if (allowed and method not in allowed) or method not in {r.method for r in routes}:
             error = {"error": f"{method} is not allowed here. Allowed: {', '.join(allowed)}.",
                      "code": "method_not_allowed"}
             return json_response(405, error, headers={"Allow": ", ".join(allowed)})

@@ -5,11 +5,14 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from pydantic import AfterValidator, StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints
 
 # C0/C1 control characters except tab, newline and carriage return: they break
 # prompts, terminals and CSV exports, and no lead field needs them.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# One character that cleaning keeps: neither a control character above nor whitespace as str.strip() sees it.
+# A required text holds one (blank or whitespace-only is refused); the OpenAPI document states it as `pattern`.
+NON_BLANK = r"[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
 
 
 def _clean(value: str) -> str:
@@ -17,10 +20,14 @@ def _clean(value: str) -> str:
 
 
 def text(max_length: int, min_length: int = 0):
-    """A string capped at ``max_length`` characters, control characters removed."""
+    """A string capped at ``max_length`` characters, control characters and surrounding whitespace removed.
+
+    With ``min_length``, what is left must be that long: the document says so with ``pattern`` (NON_BLANK).
+    """
     return Annotated[
         str,
         StringConstraints(max_length=max_length, min_length=min_length or None),
+        Field(json_schema_extra={"pattern": NON_BLANK} if min_length else None),
         AfterValidator(_clean),
         AfterValidator(_require_min(min_length)),
     ]

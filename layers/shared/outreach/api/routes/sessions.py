@@ -14,6 +14,7 @@ from outreach.api.errors import answer, campaign_id_required
 from outreach.logic import sessions
 from outreach.models.requests import CreateSessionRequest, UpdateSessionRequest
 from outreach.models.responses import Deleted, Session, SessionList
+from outreach.models.text import NON_BLANK
 
 router = APIGatewayHttpRouter()
 
@@ -45,12 +46,17 @@ def create_session(body: CreateSessionRequest) -> Response[Session]:
     tags=["sessions"],
     security=[{API_KEY: []}],
     responses=responses(
-        200, SessionList, "The sessions.", {400: "No or an empty campaign_id (campaign_id_required).", 401: None}
+        200,
+        SessionList,
+        "The sessions.",
+        {400: "No, an empty or a blank campaign_id (campaign_id_required).", 401: None},
     ),
 )
 def list_sessions(
     campaign_id: Annotated[
-        str, Query(max_length=128, description="The campaign whose sessions to list; missing or empty: 400.")
+        str,
+        Query(min_length=1, max_length=128, pattern=NON_BLANK,
+              description="The campaign whose sessions to list; missing, empty or blank: 400."),
     ],
 ) -> Response[SessionList]:
     caller = workspace()
