@@ -9,7 +9,7 @@ from typing import Any
 POLL_S = 0.02  # how often the condition is re-read; it bounds nothing, the deadline does
 
 
-def wait_until(predicate: Callable[[], Any], timeout_s: float, what: str) -> Any:
+def wait_until(predicate: Callable[[], Any], timeout_s: float = 60, what: str = "the condition") -> Any:
     """The first truthy value of ``predicate()``; AssertionError naming ``what`` if none comes within ``timeout_s``."""
     deadline = time.monotonic() + timeout_s
     while True:

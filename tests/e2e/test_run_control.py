@@ -10,6 +10,7 @@ from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
 from tests.client import SESSIONS
 from tests.e2e.test_flow import leads
+from tests.waiting import wait_until
 
 
 # ---------------------------------------------------------------- helpers
@@ -37,13 +38,6 @@ def runs_of(stack, session_id, kind="generate_examples"):
     )["Items"]
     return {item["id"]["S"]: item["status"]["S"] for item in items}
 
-
-def wait_until(condition, timeout_s=20.0, what="condition"):
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not reached after {timeout_s}s")
-        time.sleep(0.02)
 
 
 @contextlib.contextmanager
@@ -244,7 +238,8 @@ def test_cancel_mid_run_frees_the_session_at_once_and_a_late_worker_changes_noth
     before = api.wait_idle(session["id"])
     assert len(before["generated_examples"]) == 2
 
-    fake_openai.latency_s = 1.0  # leads 0 and 1 are in their LLM call when the cancel comes
+    # Leads 0 and 1 are held in their LLM call (the fake's gate) when the cancel comes.
+    in_llm = fake_openai.hold_email_requests(count=3, timeout_s=60, marker="dropped")
     held, release = [], threading.Event()
 
     def hold_lead_two(function, event):
@@ -258,7 +253,7 @@ def test_cancel_mid_run_frees_the_session_at_once_and_a_late_worker_changes_noth
         run = dispatch(api, session["id"], leads(3, "dropped"), isFirstBatch=True)
         assert run.status == 200
         run_id = run.body["runId"]
-        wait_until(lambda: held == [run_id] and len(fake_openai.email_requests()) == 2, what="two LLM calls in flight")
+        wait_until(lambda: held == [run_id] and in_llm.arrived == 2, what="two LLM calls in flight")
 
         canceled = cancel(api, run_id)
         assert canceled.status == 200, canceled.body
@@ -268,6 +263,7 @@ def test_cancel_mid_run_frees_the_session_at_once_and_a_late_worker_changes_noth
         assert free["task_status"] is None  # released at once, not when the run winds down
         assert free["generated_examples"] == before["generated_examples"]
 
+        in_llm.open.set()
         release.set()
         # Every worker of the run has returned (the two in their LLM call and the held one), and the release
         # rule has seen the ABORTED execution.

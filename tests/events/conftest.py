@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 
 import pytest
 
 from tests.client import ApiClient
 from tests.stack_fixture import KEY_A, clean_slate, running_stack
+from tests.waiting import wait_until
 
 
 @pytest.fixture(scope="package")
@@ -56,10 +56,4 @@ class BusTap:
                     sqs.delete_message(QueueUrl=self.url, ReceiptHandle=message["ReceiptHandle"])
 
     def wait_for(self, predicate, timeout_s: float = 30) -> list[dict]:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            matching = [e for e in self.drain() if predicate(e)]
-            if matching:
-                return matching
-            assert time.monotonic() < deadline, "no such event on the bus"
-            time.sleep(0.05)
+        return wait_until(lambda: [e for e in self.drain() if predicate(e)], timeout_s, "such an event on the bus")

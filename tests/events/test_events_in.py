@@ -5,7 +5,6 @@ from __future__ import annotations
 import http.client
 import json
 import threading
-import time
 import uuid
 from urllib.parse import urlsplit
 
@@ -14,6 +13,7 @@ import pytest
 
 from tests.client import ApiClient
 from tests.stack_fixture import KEY_B
+from tests.waiting import wait_until
 
 REQUESTED = "Generate Examples Requested"
 LEADS = [{"first_name": "Ada", "company": "Analytical Engines"}, {"first_name": "Grace", "company": "Cobol Co"}]
@@ -32,15 +32,6 @@ def put_request(stack, detail: dict, *, source: str = "outreach.client", detail_
     assert answer["FailedEntryCount"] == 0, answer
     return answer["Entries"][0]["EventId"]
 
-
-def wait_until(condition, timeout_s: float = 60, what: str = "condition"):
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = condition()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
 
 
 def examples_of(api, session_id: str) -> list[dict]:

@@ -9,12 +9,12 @@ handlers or the ids fails here.
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
 from local.invoke import EVENTS, MAPPING, function_for, invoke_file
 from local.stack import LocalStack
+from tests.waiting import wait_until
 
 SESSION_ID = "3f9b2c1e-8a4d-4e2f-9b1c-7d6e5f4a3b21"
 RUN_ID = "run_0123456789abcdef01234567"
@@ -41,13 +41,13 @@ def _store(stack):
 
 
 def _wait_idle(stack, timeout_s: float = 60) -> dict:
-    store, deadline = _store(stack), time.monotonic() + timeout_s
-    while True:
+    store = _store(stack)
+
+    def idle():
         session = store.get_session(WORKSPACE, SESSION_ID)
-        if session is not None and not session.get("task_status"):
-            return session
-        assert time.monotonic() < deadline, f"session still busy: {session and session.get('task_status')}"
-        time.sleep(0.05)
+        return session if session is not None and not session.get("task_status") else None
+
+    return wait_until(idle, timeout_s, "the session to be idle")
 
 
 def _api(stack, name: str, expected: int, **replace) -> dict:
@@ -109,7 +109,8 @@ def test_every_event_file_runs_through_its_function(stack, monkeypatch):
     # The trigger's SQS batch (one "Generate Examples Requested" event) tops the session up by one lead.
     ran.add("trigger_sqs.json")
     assert invoke_file(stack, EVENTS / "trigger_sqs.json") == {"batchItemFailures": []}
-    examples = _wait_for(lambda: len(_wait_idle(stack)["generated_examples"]) == 3 and _wait_idle(stack))
+    examples = wait_until(lambda: len(_wait_idle(stack)["generated_examples"]) == 3 and _wait_idle(stack), 60,
+                          "the triggered run's three examples")
     assert [e["lead"].get("first_name") for e in examples["generated_examples"]] == ["Priya", "Marcus", "Nadia"]
 
     # The webhook queue's batch finds the run; it asked for no webhook, so nothing is posted and nothing retried.
@@ -121,12 +122,6 @@ def test_every_event_file_runs_through_its_function(stack, monkeypatch):
     assert ran == {name for name, function in mapping.items() if function}, "an event file no test runs"
 
 
-def _wait_for(condition, timeout_s: float = 60):
-    deadline = time.monotonic() + timeout_s
-    while not (value := condition()):
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
-    return value
 
 
 def _env(stack):

@@ -8,6 +8,8 @@ import json
 import pytest
 from botocore.exceptions import ClientError
 
+from tests.waiting import wait_until
+
 
 def test_item_answers_are_those_of_motos_serialiser(stack, monkeypatch):
     from moto.dynamodb.responses import DynamoHandler
@@ -120,10 +122,8 @@ def test_finished_executions_and_their_threads_are_forgotten(stack):
     arns = [sfn.start_execution(stateMachineArn=stack.state_machines[machine], input=json.dumps({"run_id": "nope"}),
                                 name=f"engine-{machine}-{time.time_ns()}")["executionArn"]
             for machine in ("ChatTurnStateMachine", "GenerateExamplesStateMachine")]
-    deadline = time.monotonic() + 60
-    while any(sfn.describe_execution(executionArn=a)["status"] == "RUNNING" for a in arns):
-        assert time.monotonic() < deadline, "executions still running"
-        time.sleep(0.05)
+    wait_until(lambda: not any(sfn.describe_execution(executionArn=a)["status"] == "RUNNING" for a in arns), 60,
+               "the executions to end")
     stack.watcher.poll()  # the rule sees the ended executions before they may be forgotten
     finished_threads = [thread for thread in list(TMP_THREADS) if not thread.is_alive()]
     assert finished_threads, "moto records its worker threads in TMP_THREADS"

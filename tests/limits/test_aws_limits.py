@@ -14,6 +14,7 @@ from outreach.errors import WorkspaceBusy
 from outreach.logic.runs import UNFINISHED_LEAD
 from outreach.logic.workers import FAILURE_MESSAGES
 from tests.limits.conftest import TIME_SCALE
+from tests.waiting import wait_until
 
 
 def leads(n, tag):
@@ -26,13 +27,6 @@ def leads(n, tag):
 def timeout_s(stack, function):
     return stack.functions[function].timeout * TIME_SCALE
 
-
-def wait_until(condition, timeout_s, what):
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"still waiting for {what} after {timeout_s}s")
-        time.sleep(0.05)
 
 
 def execution_of(stack, run_id):
