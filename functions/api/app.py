@@ -26,7 +26,8 @@ from outreach.models.requests import (
     GenerateExamplesRequest,
     UpdateSessionRequest,
 )
-from outreach.models.responses import Deleted, Dispatched, Error, Run, Session, SessionList, json_content
+from outreach.limits import LIST_PAGE_DEFAULT, LIST_PAGE_MAX
+from outreach.models.responses import Deleted, Dispatched, Error, Run, Session, SessionPage, json_content
 
 logger = service_logger()
 tracer = service_tracer()
@@ -148,23 +149,36 @@ def create_session(body: CreateSessionRequest):
 @app.get(
     SESSIONS,
     summary="List a campaign's sessions",
-    description="The caller's workspace's sessions of one campaign, oldest first.",
+    description=(
+        "The caller's workspace's sessions of one campaign, oldest first, a page at a time, as summaries: every "
+        "field but the lists (messages, generated_examples, skeleton_history, draft_history), plus "
+        "message_count and example_count. Pass `next_cursor` back as `cursor` for the next page; it is null "
+        "on the last page."
+    ),
     operation_id="listSessions",
     tags=["sessions"],
     security=[{API_KEY: []}],
     responses=_responses(
-        200, SessionList, "The sessions.", {400: "No or an empty campaign_id (campaign_id_required).", 401: None}
+        200, SessionPage, "A page of sessions.",
+        {400: "No or an empty campaign_id (campaign_id_required), or a cursor this list did not give out "
+         "for this workspace and campaign (invalid_cursor).", 401: None}
     ),
 )
 def list_sessions(
     campaign_id: Annotated[
         str, Query(max_length=128, description="The campaign whose sessions to list; missing or empty: 400.")
     ],
+    limit: Annotated[int, Query(ge=1, le=LIST_PAGE_MAX, description="Sessions per page.")] = LIST_PAGE_DEFAULT,
+    cursor: Annotated[
+        str | None, Query(max_length=2048, description="The previous page's next_cursor; omit for the first page.")
+    ] = None,
 ):
     workspace = _workspace()
     if not campaign_id:
         raise _campaign_id_required()
-    return _json(200, {"sessions": sessions.list_sessions(runtime.store(), workspace, campaign_id)})
+    secret = service_secret(settings())
+    page = sessions.list_sessions(runtime.store(), secret, workspace, campaign_id, limit=limit, cursor=cursor or None)
+    return _json(200, page)
 
 
 @app.get(
@@ -193,7 +207,9 @@ def get_session(session_id: SessionId):
         200,
         Session,
         "The updated session.",
-        {**_SESSION_ERRORS, **_BODY_ERRORS, 409: "The session kept changing while being updated (update_conflict)."},
+        {**_SESSION_ERRORS, **_BODY_ERRORS,
+         409: "A chat turn holds the session and the body changes the draft (session_busy: the turn would "
+         "overwrite the edit; the title may change any time), or the session kept changing (update_conflict)."},
     ),
 )
 def update_session(session_id: SessionId, body: UpdateSessionRequest):
@@ -231,6 +247,8 @@ def delete_session(session_id: SessionId):
         Dispatched,
         "The turn was started.",
         {**_SESSION_ERRORS, **_BODY_ERRORS, 409: None,
+         422: "The body fails validation (validation_error), a field would not fit what it is stored in "
+         "(too_large, `details` names it), or the session holds its 500 messages (too_many_messages).",
          500: "The run could not be started (dispatch_failed); the session is free again, retry."},
     ),
 )
@@ -263,6 +281,8 @@ def chat_turn(session_id: SessionId, body: ChatTurnRequest):
         {**_SESSION_ERRORS, **_BODY_ERRORS, 409: None,
          400: "The body is not JSON (invalid_json), the id is off its pattern (validation_error), or the session "
          "has no framework yet (no_framework): chat first.",
+         422: "The body fails validation (validation_error), a field would not fit what it is stored in "
+         "(too_large, `details` names it), or the session would hold over 1,000 examples (too_many_examples).",
          500: "The run could not be started (dispatch_failed); the session is free again, retry."},
     ),
 )
