@@ -212,15 +212,12 @@ class DynamoDBStore:
                 raise StoreThrottled("DynamoDB left keys unprocessed after 10 attempts")
         return found
 
-    def _collection_keys(self, session_id: str, prefix: str) -> list[str]:
-        return [
-            item["sk"]
-            for item in self._query(
-                KeyConditionExpression=Key("pk").eq(f"S#{session_id}") & Key("sk").begins_with(prefix),
-                ProjectionExpression="sk",
-                ConsistentRead=True,
-            )
-        ]
+    def _collection_keys(self, session_id: str, prefix: str = "") -> list[str]:
+        condition = Key("pk").eq(f"S#{session_id}")
+        if prefix:
+            condition &= Key("sk").begins_with(prefix)
+        return [item["sk"] for item in self._query(KeyConditionExpression=condition, ProjectionExpression="sk",
+                                                   ConsistentRead=True)]
 
     # ---------------------------------------------------------------- sessions
     @_throttling_is_transient
@@ -335,7 +332,7 @@ class DynamoDBStore:
             raise
         try:
             with self._table.batch_writer() as batch:
-                for sk in self._collection_keys(session_id, ""):
+                for sk in self._collection_keys(session_id):
                     batch.delete_item(Key={"pk": f"S#{session_id}", "sk": sk})
         except ClientError:  # what is left is unreachable without its session item; the next delete retries
             _logger.warning("could not delete all of a deleted session's items", exc_info=True)
