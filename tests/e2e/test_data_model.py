@@ -22,10 +22,11 @@ def test_a_body_that_would_not_fit_its_items_is_422_and_leaves_the_session_free(
     assert len(api.wait_idle(session["id"])["generated_examples"]) == 1
 
 
-def test_five_hundred_lead_top_ups_all_land_in_order(api):
+def test_a_second_hundred_lead_top_up_with_long_headlines_lands_in_order(api):
+    # On one session item the second batch passed 400 KB and was refused; five batches: tests/integration.
     session = api.session_with_framework()
     sent = []
-    for batch in range(5):
+    for batch in range(2):
         leads = _leads(100, f"B{batch}L")
         answer = api.generate(session["id"], leads, isFirstBatch=batch == 0)
         assert answer.status == 200, answer.body

@@ -10,13 +10,17 @@ from types import SimpleNamespace
 
 import pytest
 from botocore.exceptions import ClientError
-
 from outreach.clock import now_epoch
 from outreach.errors import InvalidCursor, SessionBusy, StoreThrottled, TooLarge, TooManyExamples, TooManyMessages
 from outreach.llm.offline import OfflineWriter
 from outreach.logic import runs, sessions, workers
-from outreach.models.requests import ChatTurnRequest, CreateSessionRequest, GenerateExamplesRequest
-from outreach.models.requests import UpdateSessionRequest
+from outreach.models.requests import (
+    ChatTurnRequest,
+    CreateSessionRequest,
+    GenerateExamplesRequest,
+    UpdateSessionRequest,
+)
+
 from tests.integration.conftest import WS_A, WS_B
 
 SECRET = b"test-service-secret"

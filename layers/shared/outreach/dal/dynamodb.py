@@ -33,7 +33,6 @@ BatchGetItem of whatever the manifest names that the pages missed (a commit land
 from __future__ import annotations
 
 import functools
-import hashlib
 import hmac
 import json
 import logging
