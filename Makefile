@@ -1,7 +1,7 @@
 # Everything runs from a project-local virtualenv that the first target builds.
 VENV   := .venv
 PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed-$(shell cat requirements-dev.txt layers/shared/requirements.txt | cksum | cut -d' ' -f1)
+STAMP  := $(VENV)/.installed-$(shell cat requirements-dev.txt layers/shared/requirements.txt cli/pyproject.toml | cksum | cut -d' ' -f1)
 PORT   ?= 3000
 
 .PHONY: help venv serve demo bench test test-unit test-integration test-e2e openapi lint validate clean
@@ -11,12 +11,13 @@ help:
 	@echo "make bench    timings, dispatch latency, import times, sizes, tokens and cost on the local stack (bench/RESULTS.md)"
 	@echo "make test     the whole test suite (unit, integration on moto, end to end on the local stack)"
 	@echo "make serve    the service on 127.0.0.1:\$$PORT (default 3000) until Ctrl-C"
-	@echo "make openapi  write the API's OpenAPI document (generated from functions/api/app.py) to openapi.json"
+	@echo "               with it running: .venv/bin/outreach --help (the command-line client, installed by make)"
+	@echo "make openapi  write the API's OpenAPI document (generated from the routes in layers/shared/outreach/api/) to openapi.json"
 	@echo "make lint     ruff-free static checks: cfn-lint on template.yaml"
 	@echo "make validate sam validate --lint (installs aws-sam-cli in .venv-sam)"
 
 # Lambda runs python3.12: prefer it, accept 3.11+ (pyenv machines keep 3.12 behind PYENV_VERSION).
-$(STAMP): requirements-dev.txt layers/shared/requirements.txt
+$(STAMP): requirements-dev.txt layers/shared/requirements.txt cli/pyproject.toml
 	@PYBIN=$$(for c in python3.12 "env PYENV_VERSION=3.12.1 python3.12" python3.13 python3.11 python3; do \
 	    if $$c -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1; then echo "$$c"; break; fi; done); \
 	  test -n "$$PYBIN" || { echo "Python 3.11 or newer is needed" >&2; exit 1; }; \
@@ -24,6 +25,7 @@ $(STAMP): requirements-dev.txt layers/shared/requirements.txt
 	  test -x $(PY) || $$PYBIN -m venv $(VENV); \
 	  $(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip && \
 	  $(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt && \
+	  $(PY) -m pip install --quiet --disable-pip-version-check -e ./cli && \
 	  rm -f $(VENV)/.installed-* && touch $@
 
 venv: $(STAMP)
@@ -51,7 +53,7 @@ test-e2e: venv
 
 # The document is generated from the routes; tests/e2e/test_openapi.py fails when the committed file is stale.
 openapi: venv
-	PYTHONPATH=layers/shared:functions/api $(PY) -c 'import app; app.write_openapi("openapi.json")'
+	PYTHONPATH=layers/shared $(PY) -c 'from outreach.api.resolver import write_openapi; write_openapi("openapi.json")'
 	@echo "wrote openapi.json"
 
 lint: venv
