@@ -356,3 +356,25 @@ def test_five_hundred_lead_top_ups_keep_every_example_in_order(store, stack, wri
     session_item = next(i for i in items if i["sk"]["S"] == "SESSION")
     assert item_bytes(session_item) < 60_000
     assert len([i for i in items if i["sk"]["S"].startswith("EX#")]) == 500
+
+
+def test_a_session_stored_the_old_way_keeps_its_messages_and_examples(store, stack, writer, make_session,
+                                                                      make_chat_run):
+    # Before messages and examples were their own items, the session item held both lists inline.
+    session = make_session()
+    old_messages = [{"role": "user", "content": "Hello", "created_at": "2025-01-01T00:00:00.000Z"},
+                    {"role": "assistant", "content": "Hi!", "created_at": "2025-01-01T00:00:01.000Z"}]
+    old_examples = [{"lead_id": f"lead_{i}", "lead": {"first_name": f"Old{i}"}, "subject": "S", "body": "B",
+                     "status": "completed", "error": None, "run_id": "run_" + "0" * 24, "framework_version": 1,
+                     "created_at": "2025-01-01T00:00:00.000Z"} for i in range(3)]
+    stack.boto.resource("dynamodb").Table(stack.table_name).update_item(
+        Key={"pk": f"S#{session['id']}", "sk": "SESSION"},
+        UpdateExpression="SET messages = :m, generated_examples = :e REMOVE message_count, example_manifest",
+        ExpressionAttributeValues={":m": old_messages, ":e": old_examples},
+    )
+    view = sessions.get_session(store, WS_A, session["id"])
+    assert view["messages"] == old_messages and view["generated_examples"] == old_examples
+    chat(store, writer, make_chat_run, session, "Now shorter.")
+    view = sessions.get_session(store, WS_A, session["id"])
+    assert view["messages"][:2] == old_messages and len(view["messages"]) == 4
+    assert view["generated_examples"] == old_examples

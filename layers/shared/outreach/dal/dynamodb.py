@@ -48,7 +48,7 @@ from boto3.dynamodb.types import TypeDeserializer
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from outreach.dal.base import example_lead_key, version_of
+from outreach.dal.base import example_lead_key, manifest_entry, version_of
 from outreach.errors import (
     ClaimLost,
     ItemTooLarge,
@@ -237,7 +237,28 @@ class DynamoDBStore:
         item = self._table.get_item(Key=session_key(session_id), ConsistentRead=True).get("Item")
         if not item or item.get("workspace_id") != workspace_id:
             return None
-        return from_item(item)
+        return self._upgraded(from_item(item))
+
+    def _upgraded(self, item: dict[str, Any]) -> dict[str, Any]:
+        """Sessions written before messages and examples were their own items hold them inline: move them out,
+        once, before anything reads or writes them (every path reads the session item first)."""
+        if "messages" not in item and "generated_examples" not in item:
+            return item
+        session_id = item["id"]
+        messages, examples = item.get("messages") or [], item.get("generated_examples") or []
+        with self._table.batch_writer(overwrite_by_pkeys=["pk", "sk"]) as batch:
+            for number, message in enumerate(messages):
+                batch.put_item(Item={"pk": f"S#{session_id}", "sk": message_sk(number), **to_item(message)})
+        self.put_examples(session_id, examples)
+        manifest = [manifest_entry(example_lead_key(e["lead_id"]), e["run_id"], e["status"]) for e in examples]
+        self._update_if(
+            Key=session_key(session_id),
+            UpdateExpression="SET message_count = :n, example_manifest = :m REMOVE messages, generated_examples",
+            ConditionExpression="attribute_exists(messages) OR attribute_exists(generated_examples)",
+            ExpressionAttributeValues={":n": len(messages), ":m": manifest},
+        )  # a concurrent reader may have moved them first: the same items, the same counts
+        fresh = self._table.get_item(Key=session_key(session_id), ConsistentRead=True).get("Item")
+        return from_item(fresh) if fresh else item
 
     @_throttling_is_transient
     def read_session(self, workspace_id: str, session_id: str) -> dict[str, Any] | None:
@@ -253,6 +274,9 @@ class DynamoDBStore:
                     examples[sk] = item
             if session is None or session.get("workspace_id") != workspace_id:
                 return None
+            if "messages" in session or "generated_examples" in session:
+                self._upgraded(session)
+                continue
             wanted_messages = [message_sk(n) for n in range(int(session.get("message_count") or 0))]
             wanted_examples = [EXAMPLE_PREFIX + version_of(e) for e in session.get("example_manifest") or []]
             missing = [sk for sk in wanted_messages + wanted_examples if sk not in messages and sk not in examples]
