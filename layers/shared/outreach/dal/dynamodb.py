@@ -16,6 +16,8 @@ Items (pk / sk):
 - ``W#<workspace id>`` / ``LLM_LEASES``: the workspace's in-flight LLM calls (expiring leases).
 - ``K#<keyed hash>`` / ``APIKEY``: an API key's workspace. The key itself is never stored.
 
+Each item's attributes are the entity models of ``outreach/models/items.py``, validated before every write.
+
 How a run's examples merge, atomically and conditional on the claim, however many there are. A
 DynamoDB transaction holds at most 100 actions, so a 100-lead merge with its replacements cannot be one
 transaction. Instead the examples are versioned: the aggregate first writes this run's example items
@@ -58,6 +60,7 @@ from outreach.errors import (
     SessionNotFound,
     StoreThrottled,
 )
+from outreach.models.items import ApiKeyItem, ExampleItem, LeadItem, MessageItem, RunItem, SessionItem
 
 SESSION_SK = "SESSION"
 RUN_SK = "RUN"
@@ -221,6 +224,7 @@ class DynamoDBStore:
     # ---------------------------------------------------------------- sessions
     @_throttling_is_transient
     def create_session(self, workspace_id: str, session: dict[str, Any]) -> None:
+        SessionItem.model_validate(session)
         item = {
             **session_key(session["id"]),
             **to_item(session),
@@ -437,6 +441,8 @@ class DynamoDBStore:
     @_throttling_is_transient
     def put_examples(self, session_id: str, examples: list[dict[str, Any]]) -> None:
         """Write example versions (new keys only a manifest can make visible). Idempotent."""
+        for example in examples:
+            ExampleItem.model_validate(example)
         with self._table.batch_writer(overwrite_by_pkeys=["pk", "sk"]) as batch:
             for example in examples:
                 version = f"{example_lead_key(example['lead_id'])}#{example['run_id']}"
@@ -455,6 +461,9 @@ class DynamoDBStore:
     # -------------------------------------------------------------------- runs
     @_throttling_is_transient
     def create_run(self, run: dict[str, Any], leads: list[dict[str, Any]]) -> None:
+        RunItem.model_validate(run)
+        for lead in leads:
+            LeadItem.model_validate(lead)
         # One batch for the run and its leads: up to 24 leads cost a single request.
         with self._table.batch_writer() as batch:
             batch.put_item(Item={**run_key(run["id"]), **to_item(run)})
@@ -554,6 +563,7 @@ class DynamoDBStore:
             },
         ]
         for number, message in enumerate(new_messages, start=first_message):
+            MessageItem.model_validate(message)
             actions.append(
                 {
                     "Put": {
@@ -658,15 +668,8 @@ class DynamoDBStore:
     # ---------------------------------------------------------------- API keys
     @_throttling_is_transient
     def put_api_key(self, key_hash: str, workspace_id: str, created_at: str) -> None:
-        self._table.put_item(
-            Item={
-                "pk": f"K#{key_hash}",
-                "sk": "APIKEY",
-                "key_hash": key_hash,
-                "workspace_id": workspace_id,
-                "created_at": created_at,
-            }
-        )
+        item = ApiKeyItem(key_hash=key_hash, workspace_id=workspace_id, created_at=created_at)
+        self._table.put_item(Item={"pk": f"K#{key_hash}", "sk": "APIKEY", **item.model_dump()})
 
     def workspace_for_key(self, key_hash: str) -> str | None:
         cached = self._key_cache.get(key_hash)
