@@ -13,7 +13,7 @@ help:
 	@echo "make serve    the service on 127.0.0.1:\$$PORT (default 3000) until Ctrl-C"
 	@echo "               with it running: .venv/bin/outreach --help (the command-line client, installed by make)"
 	@echo "make openapi  write the API's OpenAPI document (generated from the routes in layers/shared/outreach/api/) to openapi.json"
-	@echo "make lint     ruff-free static checks: cfn-lint on template.yaml"
+	@echo "make lint     static checks: cfn-lint on template.yaml, ruff check on the Python (rules in pyproject.toml)"
 	@echo "make validate sam validate --lint (installs aws-sam-cli in .venv-sam)"
 
 # Lambda runs python3.12: prefer it, accept 3.11+ (pyenv machines keep 3.12 behind PYENV_VERSION).
@@ -58,6 +58,7 @@ openapi: venv
 
 lint: venv
 	$(VENV)/bin/cfn-lint template.yaml
+	$(VENV)/bin/ruff check .
 
 validate:
 	@test -x .venv-sam/bin/sam || { \

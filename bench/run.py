@@ -365,9 +365,11 @@ def token_part(stack, result: workload.ScenarioResult, rows: list[Row], notes: l
                     f"(common prefix {report.common_prefix_chars} chars ≈ {report.cacheable_prefix_tokens} tokens)",
                     "≥ 70% of each call", verdict(min(report.share_observed) >= 0.70)))
     p = report.prices
-    price = f"{report.model} at ${p['input']:.2f} / ${p['cached_input']:.3g} cached / ${p['output']:.2f} out per 1M tokens"
+    price = (f"{report.model} at ${p['input']:.2f} / ${p['cached_input']:.3g} cached / ${p['output']:.2f} out "
+             "per 1M tokens")
     rows.append(Row(section, f"cost per lead, no prompt caching ({price})",
-                    f"{report.cost_no_cache_usd * 100:.4f} ¢", "≤ 0.1 ¢", verdict(report.cost_no_cache_usd * 100 <= 0.1)))
+                    f"{report.cost_no_cache_usd * 100:.4f} ¢", "≤ 0.1 ¢",
+                    verdict(report.cost_no_cache_usd * 100 <= 0.1)))
     cache_note = ("prefix cached on all but the first call" if tokens.cached_tokens(report.cacheable_prefix_tokens)
                   else f"prefix {report.cacheable_prefix_tokens} tokens < {tokens.CACHE_MIN_TOKENS}: nothing cached")
     rows.append(Row(section, f"cost per lead, with prompt caching ({cache_note})",
@@ -387,8 +389,9 @@ service's own overhead (claim, run and lead items, Step Functions start, Map, on
 release); leads beyond the Map's MaxConcurrency (`LeadConcurrency`), or beyond the workspace's cap on LLM calls in
 flight (`WorkspaceLlmConcurrency`, where the template has it; every session here is in one workspace), wait
 for a free slot, so the lower bound is that many waves × L. Each scenario, and the dispatch series, runs on a
-fresh local stack warmed up by one small run, so none pays for the state an earlier one left behind. Everything runs in one Python process on moto, so the overhead
-here is CPU- and GIL-bound on this machine's cores; on AWS each Lambda has its own CPU, and Step Functions
+fresh local stack warmed up by one small run, so none pays for the state an earlier one left behind.
+Everything runs in one Python process on moto, so the overhead here is CPU- and GIL-bound on this
+machine's cores; on AWS each Lambda has its own CPU, and Step Functions
 adds its own transition latency instead. The dispatch figures are the HTTP round trip of the dispatch call
 alone (fake latency 0, one lead, each call made once the previous run has finished, since a run
 executing in the same process would take the dispatch's CPU; the dispatch times of the timed scenarios, with

@@ -34,7 +34,7 @@ def common_prefix(texts: list[str]) -> int:
         return 0
     first, last = min(texts), max(texts)  # the lexicographic extremes bound every common prefix
     n = 0
-    for a, b in zip(first, last):
+    for a, b in zip(first, last, strict=False):  # they differ in length
         if a != b:
             break
         n += 1

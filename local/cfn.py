@@ -65,7 +65,9 @@ class Resolver:
         try:
             return self.physical[logical][attribute]
         except KeyError:
-            raise KeyError(f"template.yaml asks for {logical}.{attribute}, which the local stack does not provide") from None
+            raise KeyError(
+                f"template.yaml asks for {logical}.{attribute}, which the local stack does not provide"
+            ) from None
 
     def condition(self, name: str) -> bool:
         return bool(self.resolve(self.template.get("Conditions", {})[name]))

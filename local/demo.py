@@ -2,7 +2,8 @@
 
 Creates a session, runs the chat turns of events/chat_turns.json, generates one
 email per lead of events/sample_leads.json, and prints the emails and the run's
-figures. Offline writer by default; OpenAI when OPENAI_API_KEY is set.
+figures, with the service's review of each email (verdict and flags). Offline writer by default;
+OpenAI when OPENAI_API_KEY is set.
 """
 
 from __future__ import annotations
@@ -37,6 +38,18 @@ def _wrap(text: str, indent: str = "  ") -> str:
     return "\n".join(lines)
 
 
+def _review_lines(review: dict | None) -> str:
+    """The service's verdict on one email, and each flag with the strings that raised it."""
+    if not review:
+        return "Review: none"
+    tries = f" (model asked {review['attempts']} times)" if review["attempts"] > 1 else ""
+    lines = [f"Review: {review['verdict']}{tries}"]
+    for flag in review["flags"]:
+        lines.append(f"  ! {flag['check']}: {flag['detail']}")
+        lines.append(f"    evidence: {', '.join(repr(e) for e in flag['evidence'])}")
+    return "\n".join(lines)
+
+
 def main() -> int:
     chat = json.loads((EVENTS / "chat_turns.json").read_text())
     leads = json.loads((EVENTS / "sample_leads.json").read_text())
@@ -60,7 +73,8 @@ def _run(api, provider: str, chat: dict, leads: list[dict]) -> int:
     print(f"== Chat: {len(chat['turns'])} turns to converge on a framework ==")
     for message in chat["turns"]:
         answer = api.turn(
-            sid, message, availableVarNames=chat.get("availableVarNames", []), sequenceContext=chat.get("sequenceContext")
+            sid, message,
+            availableVarNames=chat.get("availableVarNames", []), sequenceContext=chat.get("sequenceContext"),
         )
         if answer.status != 200:
             print(f"chat turn refused: {answer.status} {answer.body}", file=sys.stderr)
@@ -90,14 +104,16 @@ def _run(api, provider: str, chat: dict, leads: list[dict]) -> int:
         print(f"\n--- {who}, {lead.get('position', '')} at {lead.get('company', '')}")
         if example["status"] == "completed":
             print(f"Subject: {example['subject']}\n{_wrap(example['body'])}")
+            print(_review_lines(example["review"]))
         else:
             print(f"FAILED: {example['error']}")
 
-    progress, usage = run["progress"], run["usage"]
+    progress, usage, review = run["progress"], run["usage"], run["review"]
     print(
         "\n== Run figures ==\n"
         f"status: {run['status']}  leads: {progress['total']}  completed: {progress['completed']}  "
         f"failed: {progress['failed']}  wall time: {wall:.2f} s\n"
+        f"review: {review['ok']} ok, {review['needs_review']} need review\n"
         f"tokens: {usage['input_tokens']} in ({usage['cached_input_tokens']} cached), {usage['output_tokens']} out"
     )
     return 0 if run["status"] == "COMPLETED" and progress["failed"] == 0 else 1

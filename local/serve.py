@@ -9,12 +9,17 @@ import time
 
 from local.http_front import make_server
 from local.stack import LocalStack
+from outreach.config import SettingsError
 
 
 def main() -> int:
     started = time.monotonic()
     host, port = os.environ.get("HOST", "127.0.0.1"), int(os.environ.get("PORT", "3000"))
-    stack = LocalStack(persist=True).start()
+    try:
+        stack = LocalStack(persist=True).start()
+    except SettingsError as error:
+        print(error, file=sys.stderr)
+        return 2
     try:
         server = make_server(stack, host, port)
     except OSError as error:

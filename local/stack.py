@@ -27,10 +27,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from local.cfn import ROOT, Resolver, function_environment, load_template, parameter_defaults, resources_of_type
 from local.concurrency import make_resolver_thread_safe
 from local.eventbridge import ExecutionStatusWatcher
 from local.persistence import TableSnapshots, mark_dirty
-from local.cfn import ROOT, Resolver, function_environment, load_template, parameter_defaults, resources_of_type
 
 sys.path.insert(0, str(ROOT / "layers" / "shared"))
 
@@ -228,10 +228,14 @@ class LocalStack:
         self._create_functions(physical)
         self.resolver = Resolver(self.template, physical, self._parameters())
         self._create_state_machines(physical)
+        from outreach.config import Settings
+
         for logical_id, fn in self.functions.items():
             raw = function_environment(self.template, logical_id)
             fn.environment = {k: str(v) for k, v in self.resolver.resolve(raw).items()}
             fn.environment.update(self._overrides())
+            # A bad value fails the start, naming the variable, as it fails a cold start on AWS.
+            Settings.from_environment({**os.environ, **fn.environment})
         if self.persist:
             self.snapshots = TableSnapshots(self.client("dynamodb"), self.table_name, self.state_dir / "dynamodb.json")
             self.restored = self.snapshots.load()
@@ -379,7 +383,9 @@ class LocalStack:
         from outreach.logic.workers import fail_and_release
 
         items = self.client("dynamodb").scan(
-            TableName=self.table_name, FilterExpression="attribute_exists(task_run_id)", ProjectionExpression="task_run_id"
+            TableName=self.table_name,
+            FilterExpression="attribute_exists(task_run_id)",
+            ProjectionExpression="task_run_id",
         )["Items"]
         with env_scope(self.functions["ReleaseFunction"].environment):
             runtime.reset()

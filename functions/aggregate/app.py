@@ -5,8 +5,8 @@ from typing import Any
 from aws_lambda_powertools.utilities.parser import BaseModel, event_parser
 
 from outreach import runtime
-from outreach.observability import service_logger, service_tracer
 from outreach.logic import workers
+from outreach.observability import service_logger, service_tracer
 
 logger = service_logger()
 tracer = service_tracer()

@@ -28,7 +28,8 @@ def assert_error(answer, status, code=None):
 )
 def test_session_routes_need_a_known_api_key(stack, headers):
     anonymous = ApiClient(stack.url, None)
-    for method, path in [("GET", f"{SESSIONS}?campaign_id=c"), ("POST", SESSIONS), ("GET", f"{SESSIONS}/{uuid.uuid4()}")]:
+    calls = [("GET", f"{SESSIONS}?campaign_id=c"), ("POST", SESSIONS), ("GET", f"{SESSIONS}/{uuid.uuid4()}")]
+    for method, path in calls:
         assert_error(anonymous.call(method, path, {"campaign_id": "c", "node_id": "n"}, headers=headers), 401)
 
 
@@ -58,8 +59,8 @@ def test_title_is_optional(api):
 
 @pytest.mark.parametrize(
     "body",
-    [{}, {"campaign_id": "c"}, {"node_id": "n"}, {"campaign_id": "", "node_id": "n"}, {"campaign_id": 5, "node_id": "n"},
-     [], "text"],
+    [{}, {"campaign_id": "c"}, {"node_id": "n"}, {"campaign_id": "", "node_id": "n"},
+     {"campaign_id": 5, "node_id": "n"}, [], "text"],
 )
 def test_create_with_bad_bodies_is_422_with_details(api, body):
     answer = api.call("POST", SESSIONS, body)
@@ -110,7 +111,9 @@ def test_delete_then_the_session_is_gone(api):
     assert_error(api.call("DELETE", f"{SESSIONS}/{session['id']}"), 404)
 
 
-@pytest.mark.parametrize("bad_id", ["not-a-uuid", "12345678-1234-1234-1234-1234567890ab", "3f9b2c1e8a4d4e2f9b1c7d6e5f4a3b21"])
+@pytest.mark.parametrize(
+    "bad_id", ["not-a-uuid", "12345678-1234-1234-1234-1234567890ab", "3f9b2c1e8a4d4e2f9b1c7d6e5f4a3b21"]
+)
 def test_an_id_off_the_pattern_is_400_or_422(api, bad_id):
     for method, path, body in [("GET", "", None), ("PATCH", "", {"title": "x"}), ("DELETE", "", None),
                                ("POST", "/turn", {"message": "hi"}), ("POST", "/generate-examples", {"leads": [LEAD]})]:
@@ -145,7 +148,9 @@ def test_lead_count_limits(api):
 
 def test_unicode_leads_round_trip(api):
     session = api.session_with_framework()
-    lead = {"first_name": "Zoë 🚀", "last_name": "شريف", "company": "Ünïcode 株式会社", "custom_fields": {"note": "שלום"}}
+    lead = {
+        "first_name": "Zoë 🚀", "last_name": "شريف", "company": "Ünïcode 株式会社", "custom_fields": {"note": "שלום"}
+    }
     api.generate(session["id"], [lead], isFirstBatch=True)
     example = api.wait_idle(session["id"])["generated_examples"][0]
     assert example["lead"] == lead and example["status"] == "completed"
@@ -173,7 +178,8 @@ def test_another_workspaces_session_is_404_on_every_route(api, api_b):
     listed = api_b.call("GET", f"{SESSIONS}?campaign_id={session['campaign_id']}").body["sessions"]
     assert sid not in [s["id"] for s in listed]
     after = api.session(sid).body
-    assert after["title"] == session["title"] and after["task_status"] is None and after["messages"] == session["messages"]
+    assert after["title"] == session["title"] and after["task_status"] is None
+    assert after["messages"] == session["messages"]
 
 
 # ------------------------------------------------------------ run tokens
@@ -211,7 +217,9 @@ def test_expired_and_tampered_run_tokens_are_401(api, stack):
     header, payload, signature = token.split(".")
     tampered = f"{header}.{payload}.{signature[:-3]}{'AAA' if signature[-3:] != 'AAA' else 'BBB'}"
     assert_error(api.call("GET", f"/api/runs/{run_id}", token=tampered), 401, "invalid_token")
-    forged = jwt.encode({**claims, "exp": int(time.time()) + 60}, "not-the-service-secret-but-long-enough-for-hs256", algorithm="HS256")
+    forged = jwt.encode(
+        {**claims, "exp": int(time.time()) + 60}, "not-the-service-secret-but-long-enough-for-hs256", algorithm="HS256"
+    )
     assert_error(api.call("GET", f"/api/runs/{run_id}", token=forged), 401, "invalid_token")
 
 
@@ -223,7 +231,7 @@ def test_an_unknown_run_with_a_valid_token_is_404(api, stack):
 
 # -------------------------------------------------------------- API keys
 def test_an_operator_created_key_opens_its_workspace_and_is_stored_only_hashed(stack):
-    from local.admin import create_key
+    from ops.keys import create_key
 
     key = create_key("ws_new", stack.table_name, stack.resolver.ref("ServiceSecret"), "us-east-1")
     client = ApiClient(stack.url, key)

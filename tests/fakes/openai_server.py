@@ -41,6 +41,9 @@ class FakeOpenAI:
     server: ThreadingHTTPServer | None = None
     url: str = ""
     chat_route: bool = True  # False: only the Responses API, like some compatible servers
+    # Scripted emails: a lead whose prospect data holds the key gets these answers, one per call, in order
+    # (the last one repeats). Set with script_emails().
+    _scripts: dict[str, list[dict[str, str]]] = field(default_factory=dict)
 
     # ------------------------------------------------------------ lifecycle
     def start(self) -> FakeOpenAI:
@@ -93,7 +96,21 @@ class FakeOpenAI:
         with self._lock:
             self.requests.clear()
             self._seen.clear()
+            self._scripts.clear()
             self.max_in_flight = 0
+
+    def script_emails(self, key: str, *answers: dict[str, str]) -> None:
+        """The lead whose prospect data contains ``key`` (its name, say) gets ``answers`` ({subject, body}):
+        the first call the first one, the second call the second, and so on; the last one repeats."""
+        with self._lock:
+            self._scripts[key] = list(answers)
+            self._seen.pop("script" + key, None)  # a new script starts from its first answer
+
+    def email_prompts_for(self, key: str) -> list[list[dict[str, Any]]]:
+        """The messages of every email request whose prospect data contains ``key``, in order."""
+        with self._lock:
+            bodies = [r["body"] for r in self.requests if _schema_name(r["body"]) == "EmailDraft"]
+        return [b["messages"] for b in bodies if key in json.dumps(_prospect(b.get("messages") or []))]
 
     # ------------------------------------------------------------- answers
     def email_requests(self) -> list[dict[str, Any]]:
@@ -132,9 +149,7 @@ class FakeOpenAI:
 
     def _content(self, messages: list, schema: str) -> tuple[int, Any, str | None, dict]:
         if schema == "EmailDraft":
-            # The lead is in the last message; the instructions only mention the tag.
-            match = _PROSPECT.search(str(messages[-1].get("content", "")))
-            lead = json.loads(match.group(1)) if match else {}
+            lead = _prospect(messages)
             key = lead_text = json.dumps(lead)
             if PERMANENT_FAIL in lead_text:
                 return 400, _error("bad request for this lead", "invalid_request_error"), None, {}
@@ -146,6 +161,9 @@ class FakeOpenAI:
                 return 200, None, "I can't help with that.", {}
             if EMPTY_ONCE in lead_text and self._count("empty" + key) == 1:
                 return 200, {"subject": "", "body": ""}, None, {}
+            scripted = self._scripted(lead_text)
+            if scripted is not None:
+                return 200, scripted, None, {}
             name = lead.get("first_name") or lead.get("full_name") or "there"
             company = lead.get("company") or "your company"
             content = {
@@ -172,6 +190,25 @@ class FakeOpenAI:
             }
             return 200, content, None, {}
         return 400, _error("unsupported response_format", "invalid_request_error"), None, {}
+
+
+    def _scripted(self, lead_text: str) -> dict[str, str] | None:
+        with self._lock:
+            found = next(((k, v) for k, v in self._scripts.items() if k in lead_text), None)
+        if found is None:
+            return None
+        key, answers = found
+        return answers[min(self._count("script" + key), len(answers)) - 1]
+
+
+def _prospect(messages: list) -> dict:
+    """The lead of an email request: in the message holding the <prospect_data> tag (a repair request adds
+    messages after it; the instructions only mention the tag's name)."""
+    for message in reversed(messages):
+        match = _PROSPECT.search(str(message.get("content", "")))
+        if match:
+            return json.loads(match.group(1))
+    return {}
 
 
 def _schema_name(body: dict) -> str:
@@ -214,14 +251,19 @@ def _completion(request: dict, messages: list, content: Any, refusal: str | None
 def _response(request: dict, messages: list, content: Any, refusal: str | None) -> dict:
     text = json.dumps(content) if content is not None else None
     input_tokens, output_tokens = _usage(messages, text)
-    part = {"type": "refusal", "refusal": refusal} if refusal else {"type": "output_text", "text": text, "annotations": []}
+    part = (
+        {"type": "refusal", "refusal": refusal} if refusal
+        else {"type": "output_text", "text": text, "annotations": []}
+    )
     return {
         "id": "resp_fake",
         "object": "response",
         "created_at": int(time.time()),
         "model": request.get("model", "fake"),
         "status": "completed",
-        "output": [{"type": "message", "id": "msg_fake", "status": "completed", "role": "assistant", "content": [part]}],
+        "output": [
+            {"type": "message", "id": "msg_fake", "status": "completed", "role": "assistant", "content": [part]}
+        ],
         "parallel_tool_calls": True,
         "tool_choice": "auto",
         "tools": [],

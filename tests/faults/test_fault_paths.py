@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
-from tests.faults.conftest import RUN_TIMEOUT_S
 from tests.fakes.openai_server import ALWAYS_500, DROP, EMPTY_ONCE, PERMANENT_FAIL, RATE_LIMIT_ONCE, REFUSE, SLOW
+from tests.faults.conftest import RUN_TIMEOUT_S
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 

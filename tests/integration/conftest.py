@@ -9,6 +9,7 @@ from outreach.clock import new_run_id, now_epoch, now_iso
 from outreach.llm.offline import OfflineWriter
 from outreach.logic import sessions
 from outreach.logic.leads import lead_id
+from outreach.logic.review import roster
 from outreach.models.requests import CreateSessionRequest
 
 WS_A, WS_B = "ws_a", "ws_b"
@@ -97,7 +98,7 @@ def make_generate_run(store, claim):
 
     def make(session: dict, leads: list[dict], *, workspace: str = WS_A, first_batch: bool = False,
              sequence_context: dict | None = None, run_id: str | None = None, claimed: bool = True,
-             now: int | None = None, ttl: int = 900) -> str:
+             now: int | None = None, ttl: int = 900, with_roster: bool = True) -> str:
         if claimed:
             run_id = claim(session, workspace, run_id=run_id, now=now, ttl=ttl)
         run_id = run_id or new_run_id()
@@ -115,6 +116,7 @@ def make_generate_run(store, claim):
                 "finished_at": None,
                 "expires_at": expires,
                 "total": len(items),
+                "roster": roster(leads) if with_roster else None,  # None: a run dispatched before rosters
                 "context": {
                     "skeleton": session.get("skeleton"),
                     "draft_subject": session.get("draft_subject"),

@@ -10,6 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 from botocore.exceptions import ClientError
+
 from outreach.clock import now_epoch
 from outreach.errors import InvalidCursor, SessionBusy, StoreThrottled, TooLarge, TooManyExamples, TooManyMessages
 from outreach.llm.offline import OfflineWriter
@@ -20,7 +21,6 @@ from outreach.models.requests import (
     GenerateExamplesRequest,
     UpdateSessionRequest,
 )
-
 from tests.integration.conftest import WS_A, WS_B
 
 SECRET = b"test-service-secret"

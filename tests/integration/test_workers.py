@@ -13,7 +13,9 @@ from outreach.logic.leads import lead_id
 from tests.fakes.openai_server import ALWAYS_500, PERMANENT_FAIL
 from tests.integration.conftest import DRAFT_BODY, DRAFT_SUBJECT, SKELETON, WS_A, raw_session
 
-EXAMPLE_FIELDS = {"lead_id", "lead", "subject", "body", "status", "error", "run_id", "framework_version", "created_at"}
+EXAMPLE_FIELDS = {
+    "lead_id", "lead", "subject", "body", "status", "error", "run_id", "framework_version", "created_at", "review"
+}
 ISO = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")
 ANN = {"first_name": "Ann", "last_name": "Lee", "company": "Acme", "position": "CTO",
        "linkedin_url": "https://www.linkedin.com/in/annlee"}

@@ -36,7 +36,8 @@ def test_first_batch_replaces_even_with_failures():
 
 def test_append_adds_new_leads_at_the_end_in_request_order():
     existing = [ex("a"), ex("b")]
-    merged = merge_examples(existing, [ex("z", run="run_2"), ex("c", run="run_2"), ex("m", run="run_2")], first_batch=False)
+    incoming = [ex("z", run="run_2"), ex("c", run="run_2"), ex("m", run="run_2")]
+    merged = merge_examples(existing, incoming, first_batch=False)
     assert [e["lead_id"] for e in merged] == ["a", "b", "z", "c", "m"]
 
 
@@ -87,8 +88,8 @@ def test_duplicates_in_one_batch_collapse_to_one_entry_keeping_the_later():
 
 
 def test_duplicates_in_an_append_batch_of_an_existing_lead_collapse_in_place():
-    merged = merge_examples([ex("x"), ex("a")], [ex("a", subject="one", run="run_2"), ex("a", subject="two", run="run_2")],
-                            first_batch=False)
+    incoming = [ex("a", subject="one", run="run_2"), ex("a", subject="two", run="run_2")]
+    merged = merge_examples([ex("x"), ex("a")], incoming, first_batch=False)
     assert [e["lead_id"] for e in merged] == ["x", "a"]
     assert merged[1]["subject"] == "two"
 

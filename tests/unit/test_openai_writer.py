@@ -40,7 +40,9 @@ def expected_prompt_tokens(prompt) -> int:
 def test_email_parsed_with_usage(fake):
     prompt = prompt_for({"first_name": "Ann", "company": "Acme"})
     result = make_writer(fake.url).write_email(prompt)
-    assert result.value == EmailDraft(subject="An idea for Acme", body="Hi Ann,\n\nA short note about Acme.\n\nBest,\nSam")
+    assert result.value == EmailDraft(
+        subject="An idea for Acme", body="Hi Ann,\n\nA short note about Acme.\n\nBest,\nSam"
+    )
     assert result.model == "gpt-test"
     assert result.usage.input_tokens == expected_prompt_tokens(prompt) > 0
     assert result.usage.output_tokens > 0
@@ -117,7 +119,8 @@ def test_one_lead_failure_does_not_affect_the_next(fake):
     writer = make_writer(fake.url)
     with pytest.raises(LLMPermanentError):
         writer.write_email(prompt_for({"first_name": "Ann", "headline": PERMANENT_FAIL}))
-    assert writer.write_email(prompt_for({"first_name": "Bo", "company": "Initech"})).value.subject == "An idea for Initech"
+    written = writer.write_email(prompt_for({"first_name": "Bo", "company": "Initech"}))
+    assert written.value.subject == "An idea for Initech"
 
 
 def test_framework_turn_parses_the_framework(fake):

@@ -119,7 +119,8 @@ def test_surrounding_whitespace_trimmed_inner_newlines_kept():
 
 @pytest.mark.parametrize(
     "value",
-    ["Zoë Ångström", "José Müller-Łukasz", "🚀 Rocket 👩‍💻", "שרה כהן", "محمد العلي", "山田 太郎", "Ｆｕｌｌｗｉｄｔｈ"],
+    ["Zoë Ångström", "José Müller-Łukasz", "🚀 Rocket 👩‍💻", "שרה כהן", "محمد العلي", "山田 太郎",
+     "Ｆｕｌｌｗｉｄｔｈ"],
 )
 def test_unicode_text_kept_intact(value):
     assert Lead(first_name=value, company=value).as_sent() == {"first_name": value, "company": value}

@@ -80,7 +80,8 @@ def _sequence_text(sequence_context: dict | None) -> str:
         {"step": i + 1, "subject": node.get("subject"), "body": node.get("body")}
         for i, node in enumerate(sequence_context.get("prior_nodes") or [])
     ]
-    lines = [f"Position in the sequence: {position if position is not None else 'unknown'} of {total if total is not None else 'unknown'}."]
+    where = f"{position if position is not None else 'unknown'} of {total if total is not None else 'unknown'}"
+    lines = [f"Position in the sequence: {where}."]
     if prior:
         lines.append("Earlier emails in this sequence, oldest first:")
         lines.append(f"<prior_emails>\n{_data(prior)}\n</prior_emails>")
@@ -202,4 +203,47 @@ def framework_prompt(
             "sequence_context": sequence_context,
             "user_message": user_message,
         },
+    )
+
+
+REPAIR_INSTRUCTIONS = """\
+Your earlier email for this prospect, inside <previous_email> tags, cannot be sent as it is. Write it again, \
+changing only what is needed to fix these problems:
+{problems}
+Keep the framework, the tone, the call to action and the length limit. Use only facts from the prospect \
+data, the framework and the earlier emails; where a detail is missing, write around it. Answer with the \
+subject line and the body only, in plain text."""
+
+REPAIR_PROBLEMS = {
+    "unresolved_placeholder": "Placeholders or notes left unfilled: replace each with the prospect's real "
+    "detail, or rewrite the sentence without it.",
+    "ungrounded_fact": "Facts found in none of the data you were given, so possibly invented: remove each, or "
+    "replace it with a fact from the data.",
+    "other_lead": "Names of people or companies other than this prospect: remove each, and write about this "
+    "prospect only.",
+}
+
+
+def repair_prompt(prompt: Prompt, subject: str, body: str, problems: dict[str, list[str]]) -> Prompt:
+    """The same shared prefix, then one message: what to fix, the earlier answer, and the same prospect last
+    (as in every email prompt).
+
+    Only strings found in that answer are named (the review's evidence): nothing of any other lead is added.
+    """
+    lines = [
+        f"- {REPAIR_PROBLEMS[check]}\n  <strings>{_data(strings)}</strings>"
+        for check, strings in problems.items()
+        if strings and check in REPAIR_PROBLEMS
+    ]
+    *shared, prospect = prompt.messages
+    fix = (
+        f"{REPAIR_INSTRUCTIONS.format(problems=chr(10).join(lines))}\n\n"
+        f"<previous_email>\n{_data({'subject': subject, 'body': body})}\n</previous_email>\n\n"
+        f"{prospect['content']}"
+    )
+    return Prompt(
+        messages=[*shared, {"role": "user", "content": fix}],
+        cache_key=prompt.cache_key,
+        shared_prefix_chars=prompt.shared_prefix_chars,
+        context={**prompt.context, "repair": {"subject": subject, "body": body, "problems": problems}},
     )

@@ -1,4 +1,4 @@
-"""What every handler builds once per container: settings, the store, clients, the writer.
+"""What every handler builds once per container: the store, clients, the writer (settings: config.py).
 
 Built lazily and cached, so importing a handler stays cheap (cold starts) and
 tests can reset it with :func:`reset`.
@@ -10,6 +10,7 @@ import functools
 
 import boto3
 
+from outreach import config
 from outreach.config import Settings, settings
 from outreach.dal.dynamodb import RETRY_CONFIG, DynamoDBStore
 
@@ -50,8 +51,14 @@ def writer():
 
 
 def reset() -> None:
+    """Forget everything built: settings, clients, the writer, and Powertools' cached secrets."""
+    from aws_lambda_powertools.utilities.parameters import clear_caches
+
+    config.reset()
     for cached in (_store, _sfn, _writer):
         cached.cache_clear()
-    from outreach.logic import auth
+    clear_caches()
 
-    auth._secret_cache.clear()
+
+# Every handler imports this module: on AWS a bad environment fails the cold start here, naming the variable.
+settings()

@@ -1,4 +1,8 @@
-"""Every error answer is JSON ``{error, code, details?}``: the resolver's exception and not-found handlers."""
+"""Every error answer is JSON ``{error, code, details?}``: the resolver's exception and not-found handlers.
+
+Also what happens when an answer fails response validation: it is data the service wrote, so it is sent as it is
+and the drift is logged, never turned into an error (models/responses.py).
+"""
 
 from __future__ import annotations
 
@@ -16,6 +20,11 @@ logger = service_logger()
 
 def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
     return Response(status_code=status, content_type="application/json", body=json.dumps(body), headers=headers)
+
+
+def answer(status: int, body: Any) -> Response:
+    """A route's answer: the body stays a dict, so Powertools validates it against the route's ``Response[Model]``."""
+    return Response(status_code=status, content_type="application/json", body=body)
 
 
 def campaign_id_required() -> BadRequest:
@@ -44,6 +53,19 @@ def validation_answer(problems: list[dict[str, Any]]) -> Response:
     return json_response(status, {"error": message, "code": "validation_error", "details": details})
 
 
+def unvalidated_answer(app: APIGatewayHttpResolver, body: Any, problems: list[dict[str, Any]]) -> Response:
+    """Powertools reports a failed response validation as a request validation error at ``("response", ...)``.
+
+    The answer is the service's own data: send it unchanged, with the route's success status, and log where it
+    drifted from its model (field paths and error types only, never values).
+    """
+    route = app.context.get("_route")  # set by Powertools for the matched route, as its own middlewares read it
+    status = min((code for code in (getattr(route, "responses", None) or {}) if 200 <= code < 300), default=200)
+    drift = [{"loc": [str(part) for part in p.get("loc", ())], "type": str(p.get("type", ""))} for p in problems]
+    logger.error("answer failed response validation; sent unvalidated", extra={"status": status, "drift": drift})
+    return json_response(status, body)
+
+
 def register(app: APIGatewayHttpResolver) -> None:
     @app.exception_handler(ApiError)
     def api_error(error: ApiError) -> Response:
@@ -51,7 +73,10 @@ def register(app: APIGatewayHttpResolver) -> None:
 
     @app.exception_handler(RequestValidationError)
     def validation_error(error: RequestValidationError) -> Response:
-        return validation_answer(list(error.errors()))
+        problems = list(error.errors())
+        if any(tuple(p.get("loc", ()))[:1] == ("response",) for p in problems):
+            return unvalidated_answer(app, error.body, problems)
+        return validation_answer(problems)
 
     @app.not_found
     def not_found(_: Exception) -> Response:

@@ -50,6 +50,9 @@ class SessionStore(Protocol):
     ) -> tuple[list[dict[str, Any]], dict[str, str] | None]:
         """Up to ``limit`` session items, oldest first, and the key to continue after (None: last page)."""
 
+    def get_session_messages(self, workspace_id: str, session_id: str) -> list[dict[str, Any]]:
+        """The whole chat, oldest first (a lead's review reads it), without the examples."""
+
     def update_session(
         self,
         workspace_id: str,

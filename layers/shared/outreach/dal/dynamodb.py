@@ -294,6 +294,12 @@ class DynamoDBStore:
         raise RuntimeError(f"session {session_id} kept changing while it was read")
 
     @_throttling_is_transient
+    def get_session_messages(self, workspace_id: str, session_id: str) -> list[dict[str, Any]]:
+        """The chat only (a lead's review reads it): not the examples."""
+        session = self.get_session(workspace_id, session_id)
+        return self.recent_messages(session_id, int(session.get("message_count") or 0), 10**9) if session else []
+
+    @_throttling_is_transient
     def list_sessions(
         self, workspace_id: str, campaign_id: str, *, limit: int, start_key: dict[str, str] | None
     ) -> tuple[list[dict[str, Any]], dict[str, str] | None]:
@@ -378,8 +384,13 @@ class DynamoDBStore:
         require_skeleton: bool,
     ) -> dict[str, Any]:
         """One conditional write; on failure the old item (ALL_OLD) tells 404, 409 and 400 apart, 409 first."""
-        condition = "attribute_exists(pk) AND workspace_id = :ws AND (attribute_not_exists(task_status) OR task_expires_at < :now)"
-        values: dict[str, Any] = {":ws": workspace_id, ":now": now, ":ts": task_status, ":run": run_id, ":exp": expires_at}
+        condition = (
+            "attribute_exists(pk) AND workspace_id = :ws"
+            " AND (attribute_not_exists(task_status) OR task_expires_at < :now)"
+        )
+        values: dict[str, Any] = {
+            ":ws": workspace_id, ":now": now, ":ts": task_status, ":run": run_id, ":exp": expires_at
+        }
         if require_skeleton:
             condition += " AND attribute_type(skeleton, :map)"
             values[":map"] = "M"

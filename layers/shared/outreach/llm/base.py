@@ -25,7 +25,8 @@ class Writer(Protocol):
 
 
 def check_email(draft: EmailDraft) -> EmailDraft:
-    """Reject output no user could send: empty parts or placeholders left unfilled."""
+    """Reject output no user could send: an empty subject or body. Placeholders left in are flagged by the
+    review (outreach.review), which asks the model once more."""
     subject, body = draft.subject.strip(), draft.body.strip()
     if not subject or not body:
         raise ValueError("the model returned an empty subject or body")

@@ -114,7 +114,9 @@ class OfflineWriter:
             body = _acknowledge_prior(body, bool(prior))
 
         draft = check_email(EmailDraft(subject=subject or "Hello", body=body))
-        usage = Usage(input_tokens=_tokens(prompt.total_chars), output_tokens=_tokens(len(draft.subject) + len(draft.body)))
+        usage = Usage(
+            input_tokens=_tokens(prompt.total_chars), output_tokens=_tokens(len(draft.subject) + len(draft.body))
+        )
         return LLMResult(value=draft, usage=usage, model=MODEL)
 
     def framework_turn(self, prompt: Prompt) -> LLMResult[FrameworkReply]:
@@ -125,7 +127,8 @@ class OfflineWriter:
         reply = (
             f"Here is the framework so far: {framework.skeleton.goal} "
             f"It uses {', '.join(framework.skeleton.personalization)} for personalisation and ends by asking for "
-            f"{framework.skeleton.call_to_action}. Tell me what to change, or generate examples to see it on real leads."
+            f"{framework.skeleton.call_to_action}. Tell me what to change, or generate examples to see it on real "
+            "leads."
         )
         result = FrameworkReply(reply=reply, framework=framework)
         usage = Usage(input_tokens=_tokens(prompt.total_chars), output_tokens=_tokens(len(result.model_dump_json())))

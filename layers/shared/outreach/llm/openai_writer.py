@@ -15,7 +15,7 @@ from typing import TypeVar
 import openai
 from pydantic import BaseModel, ValidationError
 
-from outreach.config import Settings, env
+from outreach.config import Settings
 from outreach.errors import LLMPermanentError, LLMTransientError
 from outreach.llm.base import LLMResult, check_email
 from outreach.models.llm import EmailDraft, FrameworkReply, Usage
@@ -41,14 +41,11 @@ def _api_key(settings: Settings) -> str:
     raise LLMPermanentError("LLM_PROVIDER is openai but no OPENAI_API_KEY (or OPENAI_SECRET_ARN) is set.")
 
 
-def _send_cache_key(base_url: str) -> bool:
+def _send_cache_key(settings: Settings) -> bool:
     # prompt_cache_key is OpenAI's own parameter; some compatible servers reject unknown fields.
-    choice = env("OPENAI_PROMPT_CACHE_KEY", "auto").lower()
-    if choice in ("on", "true", "1"):
-        return True
-    if choice in ("off", "false", "0"):
-        return False
-    return not base_url or "api.openai.com" in base_url
+    if settings.openai_prompt_cache_key != "auto":
+        return settings.openai_prompt_cache_key == "on"
+    return not settings.openai_base_url or "api.openai.com" in settings.openai_base_url
 
 
 class OpenAIWriter:
@@ -71,8 +68,8 @@ class OpenAIWriter:
         return cls(
             client,
             settings.openai_model,
-            cache_key=_send_cache_key(settings.openai_base_url),
-            api_style=env("OPENAI_API_STYLE", "auto").lower(),
+            cache_key=_send_cache_key(settings),
+            api_style=settings.openai_api_style,
         )
 
     def write_email(self, prompt: Prompt) -> LLMResult[EmailDraft]:
@@ -145,7 +142,8 @@ class OpenAIWriter:
             cached_input_tokens=getattr(details, "cached_tokens", 0) or 0,
             output_tokens=getattr(raw, "output_tokens", 0) or 0,
         )
-        if any(getattr(part, "type", "") == "refusal" for item in response.output for part in getattr(item, "content", None) or []):
+        parts = (part for item in response.output for part in getattr(item, "content", None) or [])
+        if any(getattr(part, "type", "") == "refusal" for part in parts):
             raise _BadOutput("the model refused")
         if response.output_parsed is None:
             raise _BadOutput("no structured output")

@@ -11,19 +11,21 @@ from outreach.errors import Forbidden, Unauthorized
 
 TOKEN_AUDIENCE = "outreach:runs"
 TOKEN_ISSUER = "outreach"
-_secret_cache: dict[str, bytes] = {}
+# Secrets Manager is asked again after this long, so a rotated service secret reaches warm containers.
+SECRET_MAX_AGE_S = 300
 
 
 def service_secret(settings: Settings) -> bytes:
-    """The one secret the service keys its hashes and tokens with (Secrets Manager on AWS and locally)."""
+    """The one secret the service keys its hashes and tokens with (Secrets Manager on AWS and locally).
+
+    Powertools' ``get_secret`` caches it per container for ``SECRET_MAX_AGE_S``.
+    """
     arn = settings.service_secret_arn
     if not arn:
         raise RuntimeError("SERVICE_SECRET_ARN is not set")
-    if arn not in _secret_cache:
-        from aws_lambda_powertools.utilities.parameters import get_secret
+    from aws_lambda_powertools.utilities.parameters import get_secret  # loaded by the routes that need it
 
-        _secret_cache[arn] = str(get_secret(arn)).encode()
-    return _secret_cache[arn]
+    return str(get_secret(arn, max_age=SECRET_MAX_AGE_S)).encode()
 
 
 def _derived(secret: bytes, purpose: str) -> bytes:

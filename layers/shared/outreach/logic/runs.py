@@ -22,6 +22,7 @@ from outreach.limits import (
 )
 from outreach.logic.auth import issue_run_token
 from outreach.logic.leads import lead_id
+from outreach.logic.review import roster
 from outreach.models.requests import ChatTurnRequest, GenerateExamplesRequest
 
 logger = Logger(service=SERVICE_NAME, child=True)
@@ -84,7 +85,9 @@ def _abandon(store: RunSessionStore, run_id: str, session_id: str) -> None:
         store.release_claim(session_id, run_id)
     finally:
         try:
-            store.fail_run(run_id, {"status": "FAILED", "finished_at": now_iso(), "error": "The run could not be started."})
+            store.fail_run(
+                run_id, {"status": "FAILED", "finished_at": now_iso(), "error": "The run could not be started."}
+            )
         except Exception:  # the run record may not exist yet; the claim release above is what matters
             logger.warning("could not mark the abandoned run failed", extra={"run_id": run_id})
 
@@ -150,15 +153,20 @@ def dispatch_generate(
         leads = []
         for index, lead in enumerate(request.leads):
             sent = lead.as_sent()
-            leads.append({"index": index, "lead": sent, "lead_id": lead_id(sent), "status": "pending", "expires_at": ttl})
+            leads.append(
+                {"index": index, "lead": sent, "lead_id": lead_id(sent), "status": "pending", "expires_at": ttl}
+            )
         run = {
             "total": len(leads),
+            "roster": roster([lead["lead"] for lead in leads]),
             "context": {
                 "skeleton": session.get("skeleton"),
                 "draft_subject": session.get("draft_subject"),
                 "draft_body": session.get("draft_body"),
                 "framework_version": session.get("framework_version", 0),
-                "sequence_context": request.sequence_context.model_dump(mode="json") if request.sequence_context else None,
+                "sequence_context": (
+                    request.sequence_context.model_dump(mode="json") if request.sequence_context else None
+                ),
                 "is_first_batch": request.is_first_batch,
             },
         }
@@ -196,7 +204,9 @@ def dispatch_chat_turn(
                 "message_created_at": now_iso(),
                 "available_var_names": request.available_var_names,
                 "sample_leads": [lead.as_sent() for lead in request.sample_leads],
-                "sequence_context": request.sequence_context.model_dump(mode="json") if request.sequence_context else None,
+                "sequence_context": (
+                    request.sequence_context.model_dump(mode="json") if request.sequence_context else None
+                ),
             },
         }
         return run, [], {"run_id": run_id}
@@ -227,6 +237,7 @@ def example_from(lead_item: dict[str, Any], run: dict[str, Any]) -> dict[str, An
         "run_id": run["id"],
         "framework_version": (run.get("context") or {}).get("framework_version", 0),
         "created_at": lead_item.get("finished_at") or run.get("created_at"),
+        "review": lead_item.get("review") if lead_item.get("status") == "completed" else None,
     }
 
 
@@ -239,6 +250,12 @@ def tally(leads: list[dict[str, Any]]) -> tuple[dict[str, int], dict[str, int]]:
         for name in usage:
             usage[name] += int((lead.get("usage") or {}).get(name, 0))
     return progress, usage
+
+
+def review_tally(leads: list[dict[str, Any]]) -> dict[str, int]:
+    """How many finished emails can be trusted as written, and how many a rep should read first."""
+    verdicts = [(lead.get("review") or {}).get("verdict") for lead in leads if lead.get("status") == "completed"]
+    return {"ok": verdicts.count("ok"), "needs_review": verdicts.count("needs_review")}
 
 
 def run_view(store: RunStore, run: dict[str, Any]) -> dict[str, Any]:
@@ -259,6 +276,7 @@ def run_view(store: RunStore, run: dict[str, Any]) -> dict[str, Any]:
         if view["status"] == "QUEUED" and progress["completed"] + progress["failed"]:
             view["status"] = "EXECUTING"  # leads are landing, whichever worker marks the run first
         view["examples"] = [example_from(lead, run) for lead in leads if lead.get("status") != "pending"]
+        view["review"] = review_tally(leads)
     else:
         done = run["status"] in FINAL_STATUSES
         progress = {
@@ -268,8 +286,10 @@ def run_view(store: RunStore, run: dict[str, Any]) -> dict[str, Any]:
         }
         usage = run.get("usage") or {"input_tokens": 0, "cached_input_tokens": 0, "output_tokens": 0}
     examples = view.pop("examples", None)
+    review = view.pop("review", {"ok": 0, "needs_review": 0})
     view["progress"] = progress
     view["usage"] = usage
+    view["review"] = review
     if examples is not None:
         view["examples"] = examples
     return view

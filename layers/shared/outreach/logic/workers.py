@@ -35,6 +35,7 @@ from outreach.errors import (
 from outreach.limits import CHAT_WINDOW_CHARS, MAX_EXAMPLES, MAX_MESSAGES
 from outreach.llm.base import Writer
 from outreach.logic.merge import merge_examples
+from outreach.logic.review import review_and_repair, review_summary
 from outreach.logic.runs import example_from, tally
 from outreach.logic.sessions import add_draft_history, add_skeleton_history
 from outreach.prompts import email_prompt, framework_prompt
@@ -112,6 +113,8 @@ def generate_lead(
     started = time.monotonic()
     try:
         result = writer.write_email(prompt)  # LLMTransientError propagates: the state machine retries
+        # May ask the model once more (inside the lease): ``result`` is the answer kept, its usage both calls'.
+        result, review = review_and_repair(store, writer, run, lead_item, prompt, result)
     except LLMPermanentError as error:
         store.record_lead(run_id, index, {"status": "failed", "error": str(error), "finished_at": now_iso()})
         return {"index": index, "status": "failed"}
@@ -130,13 +133,20 @@ def generate_lead(
             "error": None,
             "model": result.model,
             "usage": result.usage.model_dump(),
+            "review": review,
             "prompt_chars": prompt.total_chars,
             "shared_prefix_chars": prompt.shared_prefix_chars,
             "latency_ms": latency_ms,
             "finished_at": now_iso(),
         },
     )
-    return {"index": index, "status": "completed", "latency_ms": latency_ms, "usage": result.usage.model_dump()}
+    return {
+        "index": index,
+        "status": "completed",
+        "latency_ms": latency_ms,
+        "usage": result.usage.model_dump(),
+        "review": review_summary(review),
+    }
 
 
 def record_lead_failure(store: RunStore, run_id: str, index: int, error: str | None) -> dict[str, Any]:
@@ -169,7 +179,8 @@ def aggregate(store: RunSessionStore, run_id: str) -> dict[str, Any]:
     merged = merge_examples(existing, new, first_batch=bool(run["context"].get("is_first_batch")),
                             key=lambda e: e["lead_key"])
     if len(merged) > MAX_EXAMPLES:
-        message = f"The session would hold more than {MAX_EXAMPLES} examples. Start the next batch with isFirstBatch: true."
+        message = (f"The session would hold more than {MAX_EXAMPLES} examples. "
+                   "Start the next batch with isFirstBatch: true.")
         return _fail(store, run, message, progress, usage)
     manifest = [manifest_entry(e["lead_key"], e["run_id"], e["status"]) for e in merged]
     ours = [e["example"] for e in merged if e["run_id"] == run_id]
@@ -188,8 +199,8 @@ def aggregate(store: RunSessionStore, run_id: str) -> dict[str, Any]:
         )
     except ClaimLost:
         if (store.get_run(run_id) or {}).get("status") != "COMPLETED":  # not an earlier try of this very commit
-            _best_effort(store.delete_example_versions, session_id, [version_of(manifest_entry(
-                example_lead_key(e["lead_id"]), run_id, e["status"])) for e in ours])
+            _best_effort(store.delete_example_versions, session_id,
+                         [f"{example_lead_key(e['lead_id'])}#{run_id}" for e in ours])
         return _fail(store, run, CLAIM_LOST, progress, usage)
     except RunAlreadyFinished:
         return {"run_id": run_id, "status": "COMPLETED"}
@@ -255,7 +266,8 @@ def chat_turn(store: RunSessionStore, writer: Writer, run_id: str) -> dict[str, 
         skeleton = framework.skeleton.model_dump()
         version = int(session.get("framework_version") or 0)
         if session.get("skeleton"):
-            fields["skeleton_history"] = add_skeleton_history(session.get("skeleton_history") or [], session["skeleton"])
+            history = session.get("skeleton_history") or []
+            fields["skeleton_history"] = add_skeleton_history(history, session["skeleton"])
         if session.get("draft_subject") or session.get("draft_body"):
             entry = {
                 "draft_subject": session.get("draft_subject"),

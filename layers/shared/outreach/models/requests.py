@@ -25,7 +25,9 @@ class Lead(_Body):
     model_config = ConfigDict(
         extra="ignore",
         json_schema_extra={
-            "anyOf": [{"required": [name]} for name in ("first_name", "last_name", "full_name", "company", "linkedin_url")]
+            "anyOf": [
+                {"required": [name]} for name in ("first_name", "last_name", "full_name", "company", "linkedin_url")
+            ]
         },
     )
 

@@ -1,33 +1,57 @@
-"""Response bodies of the API, as its OpenAPI document describes them.
+"""Response bodies of the API: the routes return them (``Response[Model]``), so Powertools validates each answer.
 
-Documentation only: the handlers build their answers as plain dicts (logic/sessions.py, logic/runs.py,
-errors.py) and these models are named in each route's ``responses=`` so the document says what comes back.
-Objects may gain fields over time; clients should ignore the ones they do not know.
+The answers are built as plain dicts (logic/sessions.py, logic/runs.py) from what the service stored, and
+validating them must never change or refuse them: every model here keeps exactly the keys it was given (no
+defaults added, unknown keys kept: objects may gain fields over time, and clients should ignore the ones they
+do not know), timestamps stay the strings that were stored, and a lead is returned as it was sent, not
+re-validated against today's request limits. An answer that still fails validation is sent as it is and
+logged (api/errors.py): data the service itself wrote is never turned into an error.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, Field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidatorFunctionWrapHandler,
+    WithJsonSchema,
+    field_serializer,
+    field_validator,
+    model_serializer,
+)
 
 from outreach.limits import MAX_EXAMPLES, MAX_MESSAGES
 from outreach.models.llm import Skeleton
 from outreach.models.requests import Lead
 
 RUN_ID_PATTERN = r"^run_[0-9a-f]{24}$"
-Timestamp = datetime  # ISO 8601, UTC ("2025-01-31T12:00:00.000Z")
+# ISO 8601, UTC, milliseconds ("2025-01-31T12:00:00.000Z"): validated as text, so it is sent exactly as stored.
+Timestamp = Annotated[str, WithJsonSchema({"type": "string", "format": "date-time"})]
 
 
-class Message(BaseModel):
+class Answer(BaseModel):
+    """A response body: serialises exactly the keys it was validated from (unknown ones included)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    @model_serializer(mode="wrap")
+    def _only_given_keys(self, handler: SerializerFunctionWrapHandler):
+        given = self.model_fields_set | set(self.model_extra or {})
+        return {key: value for key, value in handler(self).items() if key in given}
+
+
+class Message(Answer):
     role: Literal["user", "assistant"]
     content: str
     created_at: Timestamp
 
 
-class DraftVersion(BaseModel):
+class DraftVersion(Answer):
     """A draft as it was before it was replaced (by a chat turn or a PATCH)."""
 
     draft_subject: str | None
@@ -36,7 +60,28 @@ class DraftVersion(BaseModel):
     replaced_at: Timestamp
 
 
-class Example(BaseModel):
+class ReviewFlag(Answer):
+    check: Literal[
+        "unresolved_placeholder", "ungrounded_fact", "other_lead", "over_word_limit", "spam_phrase", "review_error"
+    ] = Field(description="Which check fired (README: Reviews).")
+    detail: str = Field(description="What to do about it, in a sentence a rep can act on.")
+    evidence: list[str] = Field(description="The exact strings of the email that made the check fire.")
+
+
+class Review(Answer):
+    """The service's own checks of one email against the inputs it was written from (not the model's)."""
+
+    verdict: Literal["ok", "needs_review"] = Field(description="needs_review when any check fired.")
+    flags: list[ReviewFlag]
+    attempts: int = Field(ge=1, description="Model calls behind this email: 2 when it was asked once more.")
+
+
+class ReviewTally(Answer):
+    ok: int = Field(ge=0, description="Completed emails no check flagged.")
+    needs_review: int = Field(ge=0, description="Completed emails with at least one flag.")
+
+
+class Example(Answer):
     """One lead's sample email, as written by a generate-examples run."""
 
     lead_id: str = Field(description="Stable for the same lead: its linkedin_url, else a hash of names and company.")
@@ -48,9 +93,22 @@ class Example(BaseModel):
     run_id: str = Field(pattern=RUN_ID_PATTERN)
     framework_version: int = Field(ge=0, description="The session's framework_version the email was written from.")
     created_at: Timestamp
+    review: Review | None = Field(
+        default=None, description="The checks' verdict on this email; null when the lead failed."
+    )
+
+    # The lead is returned as it was stored: not re-validated against today's request limits, nothing added.
+    @field_validator("lead", mode="wrap")
+    @classmethod
+    def _lead_as_stored(cls, lead: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        return lead if isinstance(lead, dict) else handler(lead)
+
+    @field_serializer("lead")
+    def _lead_unchanged(self, lead: Any):  # no return annotation: the document keeps the Lead schema
+        return lead
 
 
-class Session(BaseModel):
+class Session(Answer):
     """An AI chat session: the conversation, the email framework it produced, and the examples written from it."""
 
     id: UUID = Field(description="uuid4.")
@@ -74,7 +132,7 @@ class Session(BaseModel):
     updated_at: Timestamp
 
 
-class SessionSummary(BaseModel):
+class SessionSummary(Answer):
     """A listed session: every field but the lists, and how many messages and examples it holds."""
 
     id: UUID = Field(description="uuid4.")
@@ -92,12 +150,14 @@ class SessionSummary(BaseModel):
     example_count: int = Field(ge=0, le=MAX_EXAMPLES)
 
 
-class SessionPage(BaseModel):
-    sessions: list[SessionSummary] = Field(description="A page of the caller's sessions of that campaign, by created_at.")
+class SessionPage(Answer):
+    sessions: list[SessionSummary] = Field(
+        description="A page of the caller's sessions of that campaign, by created_at."
+    )
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")
 
 
-class Dispatched(BaseModel):
+class Dispatched(Answer):
     """A run was started. Poll the session (API key) or the run (its token) until it ends."""
 
     runId: str = Field(pattern=RUN_ID_PATTERN)
@@ -106,23 +166,23 @@ class Dispatched(BaseModel):
     )
 
 
-class Deleted(BaseModel):
+class Deleted(Answer):
     success: bool
 
 
-class Progress(BaseModel):
+class Progress(Answer):
     total: int = Field(ge=0)
     completed: int = Field(ge=0)
     failed: int = Field(ge=0)
 
 
-class Usage(BaseModel):
+class Usage(Answer):
     input_tokens: int = Field(ge=0)
     cached_input_tokens: int = Field(ge=0)
     output_tokens: int = Field(ge=0)
 
 
-class Run(BaseModel):
+class Run(Answer):
     """A chat turn or a generate-examples run, as its token holder sees it."""
 
     id: str = Field(pattern=RUN_ID_PATTERN)
@@ -135,6 +195,9 @@ class Run(BaseModel):
     error: str | None = Field(description="Why the run failed; null otherwise.")
     progress: Progress
     usage: Usage
+    review: ReviewTally | None = Field(
+        default=None, description="generate_examples runs: the verdicts of the emails finished so far."
+    )
     examples: list[Example] = Field(
         default_factory=list, description="generate_examples runs only: the leads finished so far."
     )
@@ -162,6 +225,7 @@ def json_content(model: type[BaseModel]) -> dict[str, Any]:
 
 
 __all__ = [
+    "Answer",
     "Deleted",
     "Dispatched",
     "DraftVersion",
@@ -170,6 +234,9 @@ __all__ = [
     "FieldProblem",
     "Message",
     "Progress",
+    "Review",
+    "ReviewFlag",
+    "ReviewTally",
     "Run",
     "Session",
     "SessionPage",

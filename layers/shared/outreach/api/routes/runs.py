@@ -5,12 +5,13 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from outreach import runtime
 from outreach.api.documentation import RUN_TOKEN, RUNS, responses
-from outreach.api.errors import json_response
+from outreach.api.errors import answer
 from outreach.config import settings
 from outreach.errors import NotFound
 from outreach.logic import runs
@@ -39,9 +40,11 @@ router = APIGatewayHttpRouter()
         },
     ),
 )
-def get_run(run_id: Annotated[str, Path(max_length=64, description="The dispatch's runId: run_<24 hex>.")]):
+def get_run(
+    run_id: Annotated[str, Path(max_length=64, description="The dispatch's runId: run_<24 hex>.")],
+) -> Response[Run]:
     check_run_token(service_secret(settings()), bearer(router.current_event.headers), run_id)
     run = runtime.store().get_run(run_id) if re.match(RUN_ID_PATTERN, run_id) else None
     if run is None:
         raise NotFound("No run with that id.", code="run_not_found")
-    return json_response(200, runs.run_view(runtime.store(), run))
+    return answer(200, runs.run_view(runtime.store(), run))

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from outreach import runtime
 from outreach.api.documentation import API_KEY, BODY_ERRORS, SESSION_ERRORS, SESSIONS, SessionId, responses
-from outreach.api.errors import campaign_id_required, json_response
+from outreach.api.errors import answer, campaign_id_required
 from outreach.config import settings
 from outreach.limits import LIST_PAGE_DEFAULT, LIST_PAGE_MAX
 from outreach.logic import sessions
@@ -35,8 +36,8 @@ def workspace() -> str:
     responses=responses(201, Session, "The new session.", {400: "The body is not JSON (invalid_json).",
                                                          401: None, **BODY_ERRORS}),
 )
-def create_session(body: CreateSessionRequest):
-    return json_response(201, sessions.create_session(runtime.store(), workspace(), body))
+def create_session(body: CreateSessionRequest) -> Response[Session]:
+    return answer(201, sessions.create_session(runtime.store(), workspace(), body))
 
 
 @router.get(
@@ -65,13 +66,13 @@ def list_sessions(
     cursor: Annotated[
         str | None, Query(max_length=2048, description="The previous page's next_cursor; omit for the first page.")
     ] = None,
-):
+) -> Response[SessionPage]:
     caller = workspace()
     if not campaign_id:
         raise campaign_id_required()
     secret = service_secret(settings())
     page = sessions.list_sessions(runtime.store(), secret, caller, campaign_id, limit=limit, cursor=cursor or None)
-    return json_response(200, page)
+    return answer(200, page)
 
 
 @router.get(
@@ -82,8 +83,8 @@ def list_sessions(
     security=[{API_KEY: []}],
     responses=responses(200, Session, "The session.", SESSION_ERRORS),
 )
-def get_session(session_id: SessionId):
-    return json_response(200, sessions.get_session(runtime.store(), workspace(), session_id))
+def get_session(session_id: SessionId) -> Response[Session]:
+    return answer(200, sessions.get_session(runtime.store(), workspace(), session_id))
 
 
 @router.patch(
@@ -105,8 +106,8 @@ def get_session(session_id: SessionId):
          "overwrite the edit; the title may change any time), or the session kept changing (update_conflict)."},
     ),
 )
-def update_session(session_id: SessionId, body: UpdateSessionRequest):
-    return json_response(200, sessions.update_session(runtime.store(), workspace(), session_id, body))
+def update_session(session_id: SessionId, body: UpdateSessionRequest) -> Response[Session]:
+    return answer(200, sessions.update_session(runtime.store(), workspace(), session_id, body))
 
 
 @router.delete(
@@ -117,6 +118,6 @@ def update_session(session_id: SessionId, body: UpdateSessionRequest):
     security=[{API_KEY: []}],
     responses=responses(200, Deleted, "Deleted: `{\"success\": true}`.", SESSION_ERRORS),
 )
-def delete_session(session_id: SessionId):
+def delete_session(session_id: SessionId) -> Response[Deleted]:
     sessions.delete_session(runtime.store(), workspace(), session_id)
-    return json_response(200, {"success": True})
+    return answer(200, {"success": True})

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from aws_lambda_powertools import Metrics
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from outreach import METRICS_NAMESPACE, SERVICE_NAME, runtime
 from outreach.api.documentation import API_KEY, BODY_ERRORS, SESSION_ERRORS, SESSIONS, SessionId, responses
-from outreach.api.errors import json_response
+from outreach.api.errors import answer
 from outreach.config import settings
 from outreach.logic import runs
 from outreach.logic.auth import service_secret
@@ -40,14 +41,14 @@ _DISPATCH_FAILED = "The run could not be started (dispatch_failed); the session 
          "(too_large, `details` names it), or the session holds its 500 messages (too_many_messages)."},
     ),
 )
-def chat_turn(session_id: SessionId, body: ChatTurnRequest):
+def chat_turn(session_id: SessionId, body: ChatTurnRequest) -> Response[Dispatched]:
     s = settings()
     out = runs.dispatch_chat_turn(
         runtime.store(), runtime.stepfunctions(), s, service_secret(s), router.context["workspace_id"], session_id,
         body,
     )
     metrics.add_metric(name="ChatTurnsDispatched", unit="Count", value=1)
-    return json_response(200, out)
+    return answer(200, out)
 
 
 @router.post(
@@ -74,11 +75,11 @@ def chat_turn(session_id: SessionId, body: ChatTurnRequest):
          500: _DISPATCH_FAILED},
     ),
 )
-def generate_examples(session_id: SessionId, body: GenerateExamplesRequest):
+def generate_examples(session_id: SessionId, body: GenerateExamplesRequest) -> Response[Dispatched]:
     s = settings()
     out = runs.dispatch_generate(
         runtime.store(), runtime.stepfunctions(), s, service_secret(s), router.context["workspace_id"], session_id,
         body,
     )
     metrics.add_metric(name="LeadsDispatched", unit="Count", value=len(body.leads))
-    return json_response(200, out)
+    return answer(200, out)

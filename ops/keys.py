@@ -1,6 +1,6 @@
-"""Operator tasks on a deployed stack: create an API key for a workspace.
+"""API keys on a deployed stack: create one for a workspace.
 
-    python -m local.admin create-key --workspace acme --table <TableName> --secret <ServiceSecret ARN>
+    python -m ops.keys create-key --workspace acme --table <TableName output> --secret <ServiceSecretArn output>
 
 The key is printed once and stored only as a keyed hash (HMAC with the
 service secret), exactly as the API function checks it.
@@ -11,10 +11,9 @@ from __future__ import annotations
 import argparse
 import secrets
 import sys
+from pathlib import Path
 
-from local.cfn import ROOT
-
-sys.path.insert(0, str(ROOT / "layers" / "shared"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "layers" / "shared"))
 
 
 def create_key(workspace: str, table: str, secret_arn: str, region: str | None) -> str:
@@ -33,12 +32,12 @@ def create_key(workspace: str, table: str, secret_arn: str, region: str | None) 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m local.admin")
+    parser = argparse.ArgumentParser(prog="python -m ops.keys")
     commands = parser.add_subparsers(dest="command", required=True)
     create = commands.add_parser("create-key", help="create an API key for a workspace (printed once)")
     create.add_argument("--workspace", required=True)
     create.add_argument("--table", required=True, help="the stack's TableName output")
-    create.add_argument("--secret", required=True, help="the ServiceSecret ARN")
+    create.add_argument("--secret", required=True, help="the stack's ServiceSecretArn output")
     create.add_argument("--region")
     args = parser.parse_args(argv)
     key = create_key(args.workspace, args.table, args.secret, args.region)

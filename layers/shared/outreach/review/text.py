@@ -1,0 +1,95 @@
+"""How the checks read text: normalised comparison, word tokens, sentence starts, writing scripts.
+
+Comparison is case-insensitive, with Unicode compatibility forms folded, curly apostrophes straightened,
+possessives dropped ("Ledgerline's" reads as "ledgerline") and punctuation turned into word breaks, so
+"Vasquez-Hart" in an email matches "vasquez hart" anywhere in the inputs.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+_APOSTROPHES = re.compile(r"[\u2018\u2019\u02bc`\u00b4]")
+_POSSESSIVE = re.compile(r"(?<=[^\W\d_])'s\b|(?<=[^\W\d_]s)'(?!\w)", re.IGNORECASE)
+# A comparison token: a run of letters and digits, or an ampersand ("Harbor & Pine").
+_TOKEN = re.compile(r"[^\W_]+|&")
+
+
+def fold(text: str) -> str:
+    """Case-folded, compatibility-normalised, apostrophes straightened, possessives dropped."""
+    text = _APOSTROPHES.sub("'", unicodedata.normalize("NFKC", text))
+    return _POSSESSIVE.sub("", text).casefold()
+
+
+def tokens(text: str) -> list[str]:
+    return _TOKEN.findall(fold(text))
+
+
+def strip_possessive(text: str) -> str:
+    """ "Ledgerline's" -> "Ledgerline", "Sales'" -> "Sales" (as written otherwise)."""
+    text = _APOSTROPHES.sub("'", text)
+    if text.lower().endswith("'s"):
+        return text[:-2]
+    if text.endswith("s'"):
+        return text[:-1]
+    return text
+
+
+@lru_cache(maxsize=4096)
+def script_of(char: str) -> str:
+    """The writing system of a letter: LATIN, CYRILLIC, CJK, HIRAGANA, ARABIC..., from its Unicode name."""
+    try:
+        return unicodedata.name(char).split(" ", 1)[0]
+    except ValueError:
+        return ""
+
+
+def is_caseless_letter(char: str) -> bool:
+    """A letter of a script with no capitals (Han, kana, Hangul, Arabic, Hebrew, Devanagari, Thai...)."""
+    return char.isalpha() and not char.isupper() and not char.islower()
+
+
+def is_capitalised(word: str) -> bool:
+    """ "Priya", "HubSpot", "iPhone", "CRM", "Ørsted", "Дмитрий": written with a capital where prose has none."""
+    letters = [c for c in word if c.isalpha()]
+    if not letters:
+        return False
+    return letters[0].isupper() or any(c.isupper() for c in letters[1:])
+
+
+def word_count(text: str) -> int:
+    """Words as a reader counts them: whitespace-separated pieces that hold a letter or a digit."""
+    return sum(1 for piece in text.split() if any(c.isalnum() for c in piece))
+
+
+_SPAN = re.compile(r"[^\W_]+(?:['\u2019][sS](?![^\W_]))?|&")
+
+
+@lru_cache(maxsize=64)
+def _word_index(text: str) -> tuple[tuple[tuple[int, int, str], ...], dict[str, list[int]]]:
+    """The words of ``text`` once (start, end, token), and where each token occurs: many phrases are
+    looked up in one email."""
+    flat = []
+    for match in _SPAN.finditer(text):
+        found = tokens(match.group(0))
+        if found:
+            flat.append((match.start(), match.end(), found[0]))
+    where: dict[str, list[int]] = {}
+    for i, (_, _, token) in enumerate(flat):
+        where.setdefault(token, []).append(i)
+    return tuple(flat), where
+
+
+def find_written(text: str, phrase: str) -> str | None:
+    """Where ``phrase`` appears in ``text`` as whole words (case-insensitive, possessives and punctuation
+    normalised), the words as written in ``text``; else None."""
+    wanted = tokens(phrase)
+    if not wanted:
+        return None
+    flat, where = _word_index(text)
+    for i in where.get(wanted[0], ()):
+        if [t for _, _, t in flat[i:i + len(wanted)]] == wanted:
+            return strip_possessive(text[flat[i][0]:flat[i + len(wanted) - 1][1]])
+    return None
