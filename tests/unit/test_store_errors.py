@@ -3,6 +3,7 @@
 import boto3
 import pytest
 from botocore.stub import ANY, Stubber
+
 from outreach.dal.dynamodb import DynamoDBStore
 from outreach.errors import ClaimLost, ItemTooLarge, RunAlreadyFinished, StoreThrottled
 
