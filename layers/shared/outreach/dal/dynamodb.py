@@ -711,7 +711,3 @@ def _message_view(item: dict[str, Any]) -> dict[str, Any]:
 
 def _example_view(item: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in item.items() if k not in ("pk", "sk")}
-
-
-# The name the store had before it held more than sessions; kept so older scripts still import it.
-DynamoDBSessionStore = DynamoDBStore
