@@ -34,7 +34,7 @@ from local.cfn import ROOT, load_template, parameter_defaults
 
 sys.path.insert(0, str(ROOT))
 
-from bench import static, tokens, workload  # noqa: E402
+from bench import data_model, static, tokens, workload  # noqa: E402
 
 MODEL = "gpt-4.1-mini"
 BENCH_KEY = "bench-key"
@@ -333,6 +333,13 @@ def stack_part(args, rows: list[Row], notes: list[str], diag: list[str]) -> None
               flush=True)
         notes.append(f"Bench phases: timed scenarios with their stacks and set-up {scenario_s:.0f} s, "
                      f"{calls} dispatch calls {time.monotonic() - phase:.0f} s.")
+        print("· data model: one session grown by top-ups and chat turns, a campaign of many sessions …", flush=True)
+        fake.latency_s = 0.0
+        with local_stack(env, fake) as (stack, api):
+            sizes = dict(top_ups=2, turns=20, listed=120) if args.quick else {}
+            for figure, value, target, met in data_model.measure(stack, api, **sizes):
+                rows.append(Row("data model", figure, value, target, "" if met is None else verdict(met)))
+                print(f"    {figure}: {value}", flush=True)
         notes.append(
             "moto keeps every model instance it creates (each DynamoDB item it builds, reads included) in a "
             "class-level list for its dashboard and never frees it, so the local stack's heap grows with "

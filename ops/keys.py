@@ -20,12 +20,12 @@ def create_key(workspace: str, table: str, secret_arn: str, region: str | None) 
     import boto3
 
     from outreach.clock import now_iso
-    from outreach.dal.dynamodb import DynamoDBSessionStore
+    from outreach.dal.dynamodb import RETRY_CONFIG, DynamoDBStore
     from outreach.logic.auth import hash_api_key
 
     session = boto3.session.Session(region_name=region)
     secret = session.client("secretsmanager").get_secret_value(SecretId=secret_arn)["SecretString"].encode()
-    store = DynamoDBSessionStore(table, client=session.client("dynamodb"), resource=session.resource("dynamodb"))
+    store = DynamoDBStore(table, resource=session.resource("dynamodb", config=RETRY_CONFIG))
     key = f"ok_{secrets.token_urlsafe(32)}"
     store.put_api_key(hash_api_key(secret, key), workspace, now_iso())
     return key

@@ -150,3 +150,43 @@ def test_shared_prefix_chars_is_system_plus_shared_message():
     assert prompt.shared_prefix_chars == len(prompt.messages[0]["content"]) + len(prompt.messages[1]["content"])
     assert prompt.total_chars == prompt.shared_prefix_chars + len(prompt.messages[-1]["content"])
     assert build(HORATIO).shared_prefix_chars == prompt.shared_prefix_chars
+
+
+# ------------------------------------------------------------- chat window
+def _chat(turns: int, size: int) -> list[dict]:
+    out = []
+    for n in range(turns):
+        out.append({"role": "user", "content": f"u{n} " + "x" * size})
+        out.append({"role": "assistant", "content": f"a{n} " + "y" * size})
+    return out
+
+
+def _framework(messages, **kw):
+    from outreach.prompts import framework_prompt
+
+    skeleton = {"goal": "GOAL-MARKER", "sections": []}
+    return framework_prompt(messages=messages, skeleton=skeleton, draft_subject="SUBJ", draft_body="BODY-MARKER",
+                            available_var_names=["first_name"], sample_leads=[], sequence_context=None,
+                            user_message="NEW-MESSAGE", cache_key="k", **kw)
+
+
+def test_a_long_chat_is_cut_to_its_recent_whole_turns_and_keeps_the_framework():
+    from outreach.limits import CHAT_WINDOW_CHARS
+
+    short, long = _framework(_chat(3, 100)), _framework(_chat(200, 5000))
+    assert long.total_chars < CHAT_WINDOW_CHARS + 10_000  # bounded however long the chat
+    text = json.dumps(long.messages)
+    assert "GOAL-MARKER" in text and "BODY-MARKER" in text  # the framework always goes in
+    assert "u199 " in text and "a199 " in text and "u0 " not in text  # the newest turns, not the oldest
+    history = long.messages[2:-1]
+    assert history[0]["role"] == "user" and history[-1]["role"] == "assistant"
+    assert "not repeated here" in long.messages[1]["content"]
+    assert len(short.messages) == 2 + 6 + 1 and "not repeated here" not in short.messages[1]["content"]
+    # the shared prefix still comes first and is the same whatever the chat holds
+    assert long.messages[0] == short.messages[0] and long.shared_prefix_chars == short.shared_prefix_chars
+
+
+def test_a_tail_of_the_chat_counts_the_messages_it_leaves_out():
+    tail = _chat(2, 10)
+    prompt = _framework(tail, earlier_messages=50)
+    assert "The 46 oldest chat messages" in prompt.messages[1]["content"]

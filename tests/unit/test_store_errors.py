@@ -4,13 +4,14 @@ import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 
-from outreach.dal.dynamodb import DynamoDBSessionStore, ItemTooLarge, RunAlreadyFinished
-from outreach.errors import ClaimLost
+from outreach.dal.dynamodb import DynamoDBStore
+from outreach.errors import ClaimLost, ItemTooLarge, RunAlreadyFinished, StoreThrottled
 
 
 def store_with(reasons):
-    client = boto3.client("dynamodb", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
-    stub = Stubber(client)
+    resource = boto3.resource("dynamodb", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    store = DynamoDBStore("t", resource=resource)
+    stub = Stubber(resource.meta.client)
     stub.add_client_error(
         "transact_write_items",
         service_error_code="TransactionCanceledException",
@@ -19,8 +20,7 @@ def store_with(reasons):
         modeled_fields={"CancellationReasons": [{"Code": c} for c in reasons]},
     )
     stub.activate()
-    resource = boto3.resource("dynamodb", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
-    return DynamoDBSessionStore("t", client=client, resource=resource)
+    return store
 
 
 @pytest.mark.parametrize(
@@ -30,6 +30,8 @@ def store_with(reasons):
         (["ValidationError", "None"], ItemTooLarge),
         (["ConditionalCheckFailed", "None"], ClaimLost),  # another run holds the session, or it is gone
         (["None", "ConditionalCheckFailed"], RunAlreadyFinished),  # an earlier aggregate finished the run
+        (["None", "None", "ConditionalCheckFailed"], ClaimLost),  # a message of that number exists already
+        (["ThrottlingError", "None"], StoreThrottled),  # transient: the step is retried
     ],
 )
 def test_transaction_cancellations_map_to_what_happened(reasons, error):

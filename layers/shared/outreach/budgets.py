@@ -44,6 +44,9 @@ QUICK_ATTEMPT_S = 5.0
 QUICK_ERRORS = frozenset(
     {
         "WorkspaceBusy",
+        # Raised only before the LLM call: after it, the result is written with its own retries and then
+        # ResultNotStored (not retried), so a retried StoreThrottled attempt never holds an LLM call.
+        "StoreThrottled",
         "Lambda.ServiceException",
         "Lambda.AWSLambdaException",
         "Lambda.SdkClientException",

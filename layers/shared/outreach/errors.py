@@ -83,6 +83,30 @@ class SessionBusy(Conflict):
         )
 
 
+class TooManyExamples(Unprocessable):
+    code = "too_many_examples"
+
+
+class TooManyMessages(Unprocessable):
+    code = "too_many_messages"
+
+
+class TooLarge(Unprocessable):
+    """A field that passed validation but would not fit what it is stored in."""
+
+    code = "too_large"
+
+    def __init__(self, loc: list[str], message: str) -> None:
+        super().__init__(message, details=[{"loc": loc, "msg": message, "type": "too_large"}])
+
+
+class InvalidCursor(BadRequest):
+    code = "invalid_cursor"
+
+    def __init__(self) -> None:
+        super().__init__("The cursor is not one this list gave out: start again without it.")
+
+
 class ClaimLost(Exception):
     """A run tried to write a session it no longer holds (expired, reclaimed or deleted)."""
 
@@ -97,3 +121,20 @@ class LLMTransientError(Exception):
 
 class WorkspaceBusy(Exception):
     """The workspace already has its cap of LLM calls in flight: Step Functions retries the lead later."""
+
+
+class StoreThrottled(Exception):
+    """DynamoDB kept throttling after the SDK's own retries: transient, Step Functions retries the step."""
+
+
+class ItemTooLarge(Exception):
+    """The write would take an item past DynamoDB's 400 KB limit."""
+
+
+class RunAlreadyFinished(Exception):
+    """The run was finished by an earlier call: nothing to do again."""
+
+
+class ResultNotStored(Exception):
+    """A lead's paid-for result could not be written (throttled past its retries): recorded failed, never retried,
+    so the model is not paid twice."""

@@ -13,6 +13,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from outreach.limits import CHAT_WINDOW_CHARS
+
 EMAIL_INSTRUCTIONS = """\
 You write one cold outbound sales email for one prospect.
 
@@ -126,6 +128,25 @@ def email_prompt(
     )
 
 
+def chat_window(messages: list[dict], max_chars: int = CHAT_WINDOW_CHARS) -> list[dict]:
+    """The most recent chat messages, whole, whose contents fit ``max_chars``, starting at a user message.
+
+    The framework (skeleton and draft) always goes in the prompt and carries what earlier turns agreed, so
+    dropping the oldest turns keeps a long chat within the model's context without losing the design.
+    """
+    kept: list[dict] = []
+    used = 0
+    for message in reversed([m for m in messages if m.get("role") in ("user", "assistant")]):
+        used += len(message.get("content") or "")
+        if used > max_chars:
+            break
+        kept.append(message)
+    kept.reverse()
+    while kept and kept[0]["role"] != "user":
+        kept.pop(0)
+    return kept
+
+
 def framework_prompt(
     *,
     messages: list[dict],
@@ -137,7 +158,14 @@ def framework_prompt(
     sequence_context: dict | None,
     user_message: str,
     cache_key: str,
+    earlier_messages: int | None = None,
+    window_chars: int = CHAT_WINDOW_CHARS,
 ) -> Prompt:
+    """The chat prompt: instructions, the current framework, then a bounded window of the chat, newest last.
+
+    ``messages`` may be the whole chat or its tail; ``earlier_messages`` is how many the chat holds in all."""
+    window = chat_window(messages, window_chars)
+    omitted = (len(messages) if earlier_messages is None else earlier_messages) - len(window)
     state = (
         "Current framework:\n"
         f"<skeleton>\n{_data(skeleton)}\n</skeleton>\n"
@@ -147,10 +175,13 @@ def framework_prompt(
         f"Sample leads: <sample_leads>\n{_data(sample_leads)}\n</sample_leads>\n\n"
         f"{_sequence_text(sequence_context)}"
     )
+    if omitted > 0:
+        state += (
+            f"\n\nThe {omitted} oldest chat messages are not repeated here; the current framework above "
+            "holds what they agreed."
+        )
     history = [
-        {"role": m["role"], "content": f"<chat_message>{_data(m['content'])}</chat_message>"}
-        for m in messages
-        if m.get("role") in ("user", "assistant")
+        {"role": m["role"], "content": f"<chat_message>{_data(m['content'])}</chat_message>"} for m in window
     ]
     chat = [
         {"role": "system", "content": FRAMEWORK_INSTRUCTIONS},
@@ -163,7 +194,7 @@ def framework_prompt(
         cache_key=cache_key,
         shared_prefix_chars=len(FRAMEWORK_INSTRUCTIONS),
         context={
-            "messages": messages,
+            "messages": window,
             "skeleton": skeleton,
             "draft_subject": draft_subject,
             "draft_body": draft_body,

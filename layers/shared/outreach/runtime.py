@@ -13,7 +13,7 @@ import boto3
 
 from outreach import config
 from outreach.config import Settings, settings
-from outreach.dal.dynamodb import DynamoDBSessionStore
+from outreach.dal.dynamodb import RETRY_CONFIG, DynamoDBStore
 
 
 def _endpoint(s: Settings) -> dict:
@@ -21,14 +21,12 @@ def _endpoint(s: Settings) -> dict:
 
 
 @functools.lru_cache(maxsize=8)
-def _store(table_name: str, endpoint: str) -> DynamoDBSessionStore:
+def _store(table_name: str, endpoint: str) -> DynamoDBStore:
     kw = {"endpoint_url": endpoint} if endpoint else {}
-    return DynamoDBSessionStore(
-        table_name, client=boto3.client("dynamodb", **kw), resource=boto3.resource("dynamodb", **kw)
-    )
+    return DynamoDBStore(table_name, resource=boto3.resource("dynamodb", config=RETRY_CONFIG, **kw))
 
 
-def store() -> DynamoDBSessionStore:
+def store() -> DynamoDBStore:
     s = settings()
     return _store(s.table_name, s.aws_endpoint_url)
 

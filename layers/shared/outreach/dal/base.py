@@ -1,22 +1,67 @@
-"""The session store interface: what the domain logic needs from storage, nothing more."""
+"""What the domain logic needs from storage, as narrow interfaces; one DynamoDB class implements them all.
+
+Each logic function is typed with the interface it uses, so a reader sees at a glance what a step may touch.
+"""
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any, Protocol
+
+FINAL_STATUSES = ("COMPLETED", "FAILED", "CANCELED")
+
+
+# A session's examples are shown in the order of its manifest: one entry per example, naming the
+# version (lead key and run) to show and whether it completed, so a merge needs no example's body.
+def example_lead_key(lead_id: str) -> str:
+    """A short fixed-length key for a lead id (a linkedin_url can be 512 characters)."""
+    return hashlib.sha256(lead_id.encode()).hexdigest()[:20]
+
+
+def manifest_entry(lead_id_key: str, run_id: str, status: str) -> str:
+    return f"{lead_id_key}#{run_id}#{'c' if status == 'completed' else 'f'}"
+
+
+def parse_manifest_entry(entry: str) -> tuple[str, str, str]:
+    """``(lead key, run id, status)`` of a manifest entry."""
+    key, run_id, status = entry.split("#")
+    return key, run_id, "completed" if status == "c" else "failed"
+
+
+def version_of(entry: str) -> str:
+    """The example item's version (``<lead key>#<run id>``) a manifest entry names."""
+    return entry.rsplit("#", 1)[0]
 
 
 class SessionStore(Protocol):
-    # Sessions, always scoped to a workspace: another workspace's session reads as absent.
+    """Sessions and their item collections (messages, examples), always scoped to a workspace:
+    another workspace's session reads as absent."""
+
     def create_session(self, workspace_id: str, session: dict[str, Any]) -> None: ...
 
-    def get_session(self, workspace_id: str, session_id: str) -> dict[str, Any] | None: ...
+    def get_session(self, workspace_id: str, session_id: str) -> dict[str, Any] | None:
+        """The session item alone: scalars, counts and the example manifest, no messages or examples."""
 
-    def get_session_messages(self, workspace_id: str, session_id: str) -> list[dict[str, Any]]: ...
+    def read_session(self, workspace_id: str, session_id: str) -> dict[str, Any] | None:
+        """The session with ``messages`` and ``generated_examples`` in order, as one consistent view."""
 
-    def list_sessions(self, workspace_id: str, campaign_id: str) -> list[dict[str, Any]]: ...
+    def list_sessions(
+        self, workspace_id: str, campaign_id: str, *, limit: int, start_key: dict[str, str] | None
+    ) -> tuple[list[dict[str, Any]], dict[str, str] | None]:
+        """Up to ``limit`` session items, oldest first, and the key to continue after (None: last page)."""
+
+    def get_session_messages(self, workspace_id: str, session_id: str) -> list[dict[str, Any]]:
+        """The whole chat, oldest first (a lead's review reads it), without the examples."""
 
     def update_session(
-        self, workspace_id: str, session_id: str, fields: dict[str, Any], *, expected_updated_at: str
+        self,
+        workspace_id: str,
+        session_id: str,
+        fields: dict[str, Any],
+        *,
+        expected_updated_at: str,
+        unless_task: str | None = None,
+        now: int = 0,
     ) -> dict[str, Any] | None: ...
 
     def delete_session(self, workspace_id: str, session_id: str) -> bool: ...
@@ -35,7 +80,18 @@ class SessionStore(Protocol):
 
     def release_claim(self, session_id: str, run_id: str) -> bool: ...
 
-    # Runs and their per-lead items.
+    def recent_messages(self, session_id: str, message_count: int, max_chars: int) -> list[dict[str, Any]]: ...
+
+    def put_examples(self, session_id: str, examples: list[dict[str, Any]]) -> None: ...
+
+    def example_version_keys(self, session_id: str) -> list[str]: ...
+
+    def delete_example_versions(self, session_id: str, versions: list[str]) -> None: ...
+
+
+class RunStore(Protocol):
+    """Runs and their per-lead items."""
+
     def create_run(self, run: dict[str, Any], leads: list[dict[str, Any]]) -> None: ...
 
     def get_run(self, run_id: str) -> dict[str, Any] | None: ...
@@ -50,10 +106,6 @@ class SessionStore(Protocol):
 
     def record_lead(self, run_id: str, index: int, fields: dict[str, Any]) -> bool: ...
 
-    def finish_run_with_session(
-        self, run_id: str, session_id: str, session_fields: dict[str, Any], run_fields: dict[str, Any]
-    ) -> None: ...
-
     def fail_run(self, run_id: str, run_fields: dict[str, Any]) -> bool: ...
 
     # Run control: cancel, and what a run's version is counted from.
@@ -63,12 +115,37 @@ class SessionStore(Protocol):
 
     def count_finished_leads(self, run_id: str) -> int: ...
 
-    # A workspace's concurrent LLM calls, capped.
+
+class RunSessionStore(SessionStore, RunStore, Protocol):
+    """What finishing a run needs: both, and the one transaction that commits a run into its session."""
+
+    def finish_run_with_session(
+        self,
+        run_id: str,
+        session_id: str,
+        session_fields: dict[str, Any],
+        run_fields: dict[str, Any],
+        *,
+        new_messages: list[dict[str, Any]] = (),
+        first_message: int = 0,
+    ) -> None: ...
+
+
+class LlmLeaseStore(Protocol):
+    """A workspace's concurrent LLM calls, capped."""
+
     def acquire_llm_slot(self, workspace_id: str, lease_id: str, *, cap: int, now: int, expires_at: int) -> bool: ...
 
     def release_llm_slot(self, workspace_id: str, lease_id: str) -> None: ...
 
-    # API keys, stored as keyed hashes only.
+
+class LeadWorkerStore(RunStore, LlmLeaseStore, Protocol):
+    """What one lead's worker touches: its run, its lead item, the workspace's LLM leases."""
+
+
+class ApiKeyStore(Protocol):
+    """API keys, stored as keyed hashes only."""
+
     def put_api_key(self, key_hash: str, workspace_id: str, created_at: str) -> None: ...
 
     def workspace_for_key(self, key_hash: str) -> str | None: ...

@@ -1,44 +1,89 @@
-"""The session store on one DynamoDB table.
+"""The store on one DynamoDB table. No item grows with use: every list that can grow is its own items.
 
 Items (pk / sk):
-- ``S#<session id>`` / ``SESSION``: a chat session; ``gsi1`` lists a workspace's sessions of a campaign.
-- ``R#<run id>`` / ``RUN``: a run's status, timestamps and frozen input context.
+
+- ``S#<session id>`` / ``SESSION``: a chat session's scalars (title, framework, bounded histories, claim),
+  ``message_count``, and ``example_manifest``: the ordered list of the examples shown, each entry
+  ``<lead key>#<run id>#<c|f>`` (completed or failed), at most 1,000 entries of about 50 bytes.
+  ``gsi1`` (index ``by_campaign``) lists a workspace's sessions of a campaign, oldest first.
+- ``S#<session id>`` / ``MSG#<n>``: chat message number n (0-based). Written in the same transaction
+  that commits the turn's framework and bumps ``message_count``; never changed afterwards.
+- ``S#<session id>`` / ``EX#<lead key>#<run id>``: one version of one lead's example, as the run that
+  wrote it left it. The lead key is a short hash of the example's ``lead_id``.
+- ``R#<run id>`` / ``RUN``: a run's status, timestamps and the input context its workers need.
 - ``R#<run id>`` / ``LEAD#<index>``: one lead of a generate run, then its result. Progress is
   counted from these items, so parallel leads never contend for one counter item.
+- ``W#<workspace id>`` / ``LLM_LEASES``: the workspace's in-flight LLM calls (expiring leases).
 - ``K#<keyed hash>`` / ``APIKEY``: an API key's workspace. The key itself is never stored.
+
+Each item's attributes are the entity models of ``outreach/models/items.py``, validated before every write.
+
+How a run's examples merge, atomically and conditional on the claim, however many there are. A
+DynamoDB transaction holds at most 100 actions, so a 100-lead merge with its replacements cannot be one
+transaction. Instead the examples are versioned: the aggregate first writes this run's example items
+(``EX#<lead key>#<run id>``, new keys, invisible because nothing refers to them yet), then ONE
+transaction swaps the session's manifest to the merged order and releases the claim, on the condition
+that this run still holds it. Readers follow the manifest, so they see all of the run's examples or
+none. Versions the new manifest no longer names are deleted after the commit, best-effort; versions
+of runs that never committed are swept by the next run that commits (while it holds the claim, no
+other run can commit, so anything outside the manifest is garbage).
+
+A session read is one Query of its item collection (sk order: ``EX#``, ``MSG#``, ``SESSION``), then a
+BatchGetItem of whatever the manifest names that the pages missed (a commit landed mid-read).
 """
 
 from __future__ import annotations
 
+import functools
 import hmac
 import json
+import logging
+import random
 import time
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
 import boto3
 from boto3.dynamodb.conditions import Attr, Key
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from boto3.dynamodb.types import TypeDeserializer
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from outreach.errors import ClaimLost, NoFramework, SessionBusy, SessionNotFound
+from outreach.dal.base import example_lead_key, manifest_entry, version_of
+from outreach.errors import (
+    ClaimLost,
+    ItemTooLarge,
+    NoFramework,
+    RunAlreadyFinished,
+    SessionBusy,
+    SessionNotFound,
+    StoreThrottled,
+)
+from outreach.models.items import ApiKeyItem, ExampleItem, LeadItem, MessageItem, RunItem, SessionItem
 
 SESSION_SK = "SESSION"
 RUN_SK = "RUN"
 LEAD_PREFIX = "LEAD#"
+MESSAGE_PREFIX = "MSG#"
+EXAMPLE_PREFIX = "EX#"
 BY_CAMPAIGN_INDEX = "by_campaign"
-FINAL_STATUSES = ("COMPLETED", "FAILED", "CANCELED")
 KEY_CACHE_S = 30  # a warm API container re-reads a key's workspace at most this often
-_INTERNAL = ("pk", "sk", "gsi1pk", "gsi1sk", "workspace_id", "expires_at", "task_run_id", "task_expires_at")
+# Standard mode: exponential backoff with jitter on throttling and 5xx, a retry quota per client.
+RETRY_CONFIG = Config(retries={"mode": "standard", "max_attempts": 8})
+THROTTLING_CODES = {
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "ThrottlingError",
+    "ProvisionedThroughputExceeded",
+}
+_INTERNAL = (
+    "pk", "sk", "gsi1pk", "gsi1sk", "workspace_id", "expires_at", "task_run_id", "task_expires_at",
+    "example_manifest",
+)
+_logger = logging.getLogger(__name__)
 _deserializer = TypeDeserializer()
-
-
-class RunAlreadyFinished(Exception):
-    """The run was finished by an earlier call: nothing to do again."""
-
-
-class ItemTooLarge(Exception):
-    """The write would take an item past DynamoDB's 400 KB limit."""
 
 
 def to_item(value: Any) -> Any:
@@ -68,6 +113,10 @@ def lead_key(run_id: str, index: int) -> dict[str, str]:
     return {"pk": f"R#{run_id}", "sk": f"{LEAD_PREFIX}{index:05d}"}
 
 
+def message_sk(number: int) -> str:
+    return f"{MESSAGE_PREFIX}{number:05d}"
+
+
 def strip_internal(item: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in item.items() if k not in _INTERNAL}
 
@@ -81,10 +130,10 @@ def _set_expression(fields: dict[str, Any], prefix: str = "f") -> tuple[str, dic
     return ", ".join(parts), names, values
 
 
-def _old_item(error: ClientError) -> dict[str, Any] | None:
-    raw = error.response.get("Item")
-    if not raw:
-        return None
+def _old_item(error: ClientError) -> dict[str, Any]:
+    """ALL_OLD of a failed condition. Error bodies are not in the operation's output shape, so the resource's
+    client leaves them in DynamoDB JSON."""
+    raw = error.response.get("Item") or {}
     return from_item({k: _deserializer.deserialize(v) for k, v in raw.items()})
 
 
@@ -92,11 +141,43 @@ def _code(error: ClientError) -> str:
     return error.response.get("Error", {}).get("Code", "")
 
 
-class DynamoDBSessionStore:
-    def __init__(self, table_name: str, *, client=None, resource=None):
+def _throttled(error: ClientError) -> bool:
+    if _code(error) in THROTTLING_CODES:
+        return True
+    reasons = [r.get("Code") for r in error.response.get("CancellationReasons", []) or []]
+    return _code(error) == "TransactionCanceledException" and bool(THROTTLING_CODES & set(reasons))
+
+
+def _throttling_is_transient(method):
+    """Throttling that outlasted the SDK's retries surfaces as StoreThrottled, which callers treat as transient."""
+
+    @functools.wraps(method)
+    def wrapper(*args, **kwargs):
+        try:
+            return method(*args, **kwargs)
+        except ClientError as error:
+            if _throttled(error):
+                raise StoreThrottled(f"DynamoDB throttled {method.__name__}") from error
+            raise
+
+    return wrapper
+
+
+def _backoff(attempt: int) -> None:
+    time.sleep(min(2.0, 0.05 * 2**attempt) * random.uniform(0.5, 1.0))  # full-ish jitter
+
+
+class DynamoDBStore:
+    """SessionStore, RunStore, LlmLeaseStore and ApiKeyStore (dal/base.py) on one table.
+
+    Everything goes through the boto3 resource; its client (``table.meta.client``) takes and returns
+    Python values too, so transactions, batch reads and paginators need no hand-made serialisation.
+    """
+
+    def __init__(self, table_name: str, *, resource=None):
         self.table_name = table_name
-        self._client = client or boto3.client("dynamodb")
-        self._table = (resource or boto3.resource("dynamodb")).Table(table_name)
+        self._table = (resource or boto3.resource("dynamodb", config=RETRY_CONFIG)).Table(table_name)
+        self._client = self._table.meta.client
         self._key_cache: dict[str, tuple[str, float]] = {}
 
     def _update_if(self, **kwargs: Any) -> dict[str, Any] | None:
@@ -108,67 +189,170 @@ class DynamoDBSessionStore:
                 return None
             raise
 
+    def _query(self, **kwargs: Any) -> Iterator[dict[str, Any]]:
+        """Every item a Query matches, page after page (boto3's paginator), as plain Python values."""
+        for page in self._client.get_paginator("query").paginate(TableName=self.table_name, **kwargs):
+            for item in page.get("Items", []):
+                yield from_item(item)
+
+    def _batch_get(self, keys: list[dict[str, str]], projection: str | None = None) -> list[dict[str, Any]]:
+        """BatchGetItem, 100 keys a request, retrying UnprocessedKeys with backoff."""
+        found: list[dict[str, Any]] = []
+        for start in range(0, len(keys), 100):
+            request: dict[str, Any] = {"Keys": keys[start : start + 100], "ConsistentRead": True}
+            if projection:
+                request["ProjectionExpression"] = projection
+            pending = {self.table_name: request}
+            for attempt in range(10):
+                out = self._client.batch_get_item(RequestItems=pending)
+                found += [from_item(i) for i in out.get("Responses", {}).get(self.table_name, [])]
+                pending = out.get("UnprocessedKeys") or {}
+                if not pending:
+                    break
+                _backoff(attempt)
+            else:
+                raise StoreThrottled("DynamoDB left keys unprocessed after 10 attempts")
+        return found
+
+    def _collection_keys(self, session_id: str, prefix: str = "") -> list[str]:
+        condition = Key("pk").eq(f"S#{session_id}")
+        if prefix:
+            condition &= Key("sk").begins_with(prefix)
+        return [item["sk"] for item in self._query(KeyConditionExpression=condition, ProjectionExpression="sk",
+                                                   ConsistentRead=True)]
+
     # ---------------------------------------------------------------- sessions
+    @_throttling_is_transient
     def create_session(self, workspace_id: str, session: dict[str, Any]) -> None:
+        SessionItem.model_validate(session)
         item = {
             **session_key(session["id"]),
             **to_item(session),
             "workspace_id": workspace_id,
+            "message_count": 0,
+            "example_manifest": [],
             "gsi1pk": f"WS#{workspace_id}#C#{session['campaign_id']}",
             "gsi1sk": f"{session['created_at']}#{session['id']}",
         }
         self._table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
 
-    def _raw_session(self, session_id: str) -> dict[str, Any] | None:
-        item = self._table.get_item(Key=session_key(session_id), ConsistentRead=True).get("Item")
-        return from_item(item) if item else None
-
+    @_throttling_is_transient
     def get_session(self, workspace_id: str, session_id: str) -> dict[str, Any] | None:
-        item = self._raw_session(session_id)
+        item = self._table.get_item(Key=session_key(session_id), ConsistentRead=True).get("Item")
         if not item or item.get("workspace_id") != workspace_id:
             return None
-        return item
+        return self._upgraded(from_item(item))
 
+    def _upgraded(self, item: dict[str, Any]) -> dict[str, Any]:
+        """Sessions written before messages and examples were their own items hold them inline: move them out,
+        once, before anything reads or writes them (every path reads the session item first)."""
+        if "messages" not in item and "generated_examples" not in item:
+            return item
+        session_id = item["id"]
+        messages, examples = item.get("messages") or [], item.get("generated_examples") or []
+        with self._table.batch_writer(overwrite_by_pkeys=["pk", "sk"]) as batch:
+            for number, message in enumerate(messages):
+                batch.put_item(Item={"pk": f"S#{session_id}", "sk": message_sk(number), **to_item(message)})
+        self.put_examples(session_id, examples)
+        manifest = [manifest_entry(example_lead_key(e["lead_id"]), e["run_id"], e["status"]) for e in examples]
+        self._update_if(
+            Key=session_key(session_id),
+            UpdateExpression="SET message_count = :n, example_manifest = :m REMOVE messages, generated_examples",
+            ConditionExpression="attribute_exists(messages) OR attribute_exists(generated_examples)",
+            ExpressionAttributeValues={":n": len(messages), ":m": manifest},
+        )  # a concurrent reader may have moved them first: the same items, the same counts
+        fresh = self._table.get_item(Key=session_key(session_id), ConsistentRead=True).get("Item")
+        return from_item(fresh) if fresh else item
+
+    @_throttling_is_transient
+    def read_session(self, workspace_id: str, session_id: str) -> dict[str, Any] | None:
+        for _ in range(3):
+            session, messages, examples = None, {}, {}
+            for item in self._query(KeyConditionExpression=Key("pk").eq(f"S#{session_id}"), ConsistentRead=True):
+                sk = item["sk"]
+                if sk == SESSION_SK:
+                    session = item
+                elif sk.startswith(MESSAGE_PREFIX):
+                    messages[sk] = item
+                elif sk.startswith(EXAMPLE_PREFIX):
+                    examples[sk] = item
+            if session is None or session.get("workspace_id") != workspace_id:
+                return None
+            if "messages" in session or "generated_examples" in session:
+                self._upgraded(session)
+                continue
+            wanted_messages = [message_sk(n) for n in range(int(session.get("message_count") or 0))]
+            wanted_examples = [EXAMPLE_PREFIX + version_of(e) for e in session.get("example_manifest") or []]
+            missing = [sk for sk in wanted_messages + wanted_examples if sk not in messages and sk not in examples]
+            if missing:  # a commit landed between the pages: fetch what the manifest names
+                for item in self._batch_get([{"pk": f"S#{session_id}", "sk": sk} for sk in missing]):
+                    (messages if item["sk"].startswith(MESSAGE_PREFIX) else examples)[item["sk"]] = item
+            if all(sk in messages or sk in examples for sk in missing):
+                session["messages"] = [_message_view(messages[sk]) for sk in wanted_messages]
+                session["generated_examples"] = [_example_view(examples[sk]) for sk in wanted_examples]
+                return session
+        raise RuntimeError(f"session {session_id} kept changing while it was read")
+
+    @_throttling_is_transient
     def get_session_messages(self, workspace_id: str, session_id: str) -> list[dict[str, Any]]:
-        """The chat only (a lead's review reads it): not the examples, which can be hundreds of KB."""
-        item = self._table.get_item(
-            Key=session_key(session_id), ProjectionExpression="workspace_id, messages"
-        ).get("Item")
-        if not item or item.get("workspace_id") != workspace_id:
-            return []
-        return from_item(item).get("messages") or []
+        """The chat only (a lead's review reads it): not the examples."""
+        session = self.get_session(workspace_id, session_id)
+        return self.recent_messages(session_id, int(session.get("message_count") or 0), 10**9) if session else []
 
-    def list_sessions(self, workspace_id: str, campaign_id: str) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
+    @_throttling_is_transient
+    def list_sessions(
+        self, workspace_id: str, campaign_id: str, *, limit: int, start_key: dict[str, str] | None
+    ) -> tuple[list[dict[str, Any]], dict[str, str] | None]:
         kwargs: dict[str, Any] = {
             "IndexName": BY_CAMPAIGN_INDEX,
             "KeyConditionExpression": Key("gsi1pk").eq(f"WS#{workspace_id}#C#{campaign_id}"),
+            "Limit": limit + 1,  # one more than asked says whether another page follows
         }
-        while True:
-            page = self._table.query(**kwargs)
-            items += [from_item(i) for i in page.get("Items", [])]
-            if "LastEvaluatedKey" not in page:
-                return items
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        if start_key:
+            kwargs["ExclusiveStartKey"] = start_key
+        items: list[dict[str, Any]] = []
+        for item in self._query(**kwargs):
+            items.append(item)
+            if len(items) > limit:
+                break
+        if len(items) <= limit:
+            return items, None
+        items = items[:limit]
+        return items, list_key(items[-1])
 
+    @_throttling_is_transient
     def update_session(
-        self, workspace_id: str, session_id: str, fields: dict[str, Any], *, expected_updated_at: str
+        self,
+        workspace_id: str,
+        session_id: str,
+        fields: dict[str, Any],
+        *,
+        expected_updated_at: str,
+        unless_task: str | None = None,
+        now: int = 0,
     ) -> dict[str, Any] | None:
-        """Set ``fields`` if nobody wrote the session since it was read; None when someone did."""
+        """Set ``fields`` if nobody wrote the session since it was read (and, with ``unless_task``, while no
+        live claim of that task holds it); None when the condition failed."""
         expression, names, values = _set_expression(fields)
         names.update({"#ws": "workspace_id", "#u": "updated_at"})
         values.update({":ws": workspace_id, ":seen": expected_updated_at})
+        condition = "attribute_exists(pk) AND #ws = :ws AND #u = :seen"
+        if unless_task:
+            condition += " AND (attribute_not_exists(task_status) OR task_status <> :task OR task_expires_at < :now)"
+            values.update({":task": unless_task, ":now": now})
         out = self._update_if(
             Key=session_key(session_id),
             UpdateExpression=f"SET {expression}",
-            ConditionExpression="attribute_exists(pk) AND #ws = :ws AND #u = :seen",
+            ConditionExpression=condition,
             ExpressionAttributeNames=names,
             ExpressionAttributeValues=values,
             ReturnValues="ALL_NEW",
         )
         return from_item(out["Attributes"]) if out is not None else None
 
+    @_throttling_is_transient
     def delete_session(self, workspace_id: str, session_id: str) -> bool:
+        """Delete the session item first (the whole session disappears at once), then its collection."""
         try:
             self._table.delete_item(
                 Key=session_key(session_id),
@@ -179,8 +363,15 @@ class DynamoDBSessionStore:
             if _code(error) == "ConditionalCheckFailedException":
                 return False
             raise
+        try:
+            with self._table.batch_writer() as batch:
+                for sk in self._collection_keys(session_id):
+                    batch.delete_item(Key={"pk": f"S#{session_id}", "sk": sk})
+        except ClientError:  # what is left is unreachable without its session item; the next delete retries
+            _logger.warning("could not delete all of a deleted session's items", exc_info=True)
         return True
 
+    @_throttling_is_transient
     def claim_session(
         self,
         workspace_id: str,
@@ -204,12 +395,13 @@ class DynamoDBSessionStore:
             condition += " AND attribute_type(skeleton, :map)"
             values[":map"] = "M"
         try:
-            self._table.update_item(
+            out = self._table.update_item(
                 Key=session_key(session_id),
                 UpdateExpression="SET task_status = :ts, task_run_id = :run, task_expires_at = :exp",
                 ConditionExpression=condition,
                 ExpressionAttributeValues=values,
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                ReturnValues="ALL_NEW",
             )
         except ClientError as error:
             if _code(error) != "ConditionalCheckFailedException":
@@ -220,15 +412,11 @@ class DynamoDBSessionStore:
             if old.get("task_status") and int(old.get("task_expires_at") or 0) >= now:
                 raise SessionBusy(old["task_status"]) from None
             raise NoFramework() from None
-        # Only the framework, not the whole session (its examples can be hundreds of KB). The claim
-        # keeps chat turns from changing the skeleton meanwhile.
-        item = self._table.get_item(
-            Key=session_key(session_id),
-            ConsistentRead=True,
-            ProjectionExpression="skeleton, draft_subject, draft_body, framework_version",
-        ).get("Item")
-        return from_item(item or {})
+        # The framework the run is grounded in: the claim keeps chat turns from changing it meanwhile.
+        item = from_item(out["Attributes"])
+        return {k: item[k] for k in ("skeleton", "draft_subject", "draft_body", "framework_version") if k in item}
 
+    @_throttling_is_transient
     def release_claim(self, session_id: str, run_id: str) -> bool:
         """Free the session if, and only if, this run still holds it."""
         return (
@@ -241,47 +429,83 @@ class DynamoDBSessionStore:
             is not None
         )
 
+    @_throttling_is_transient
+    def recent_messages(self, session_id: str, message_count: int, max_chars: int) -> list[dict[str, Any]]:
+        """The newest messages, oldest first, until their contents pass ``max_chars`` (the one crossing it
+        included, so the caller can see what it dropped)."""
+        if message_count <= 0:
+            return []
+        newest_first: list[dict[str, Any]] = []
+        used = 0
+        for item in self._query(
+            KeyConditionExpression=Key("pk").eq(f"S#{session_id}")
+            & Key("sk").between(message_sk(0), message_sk(message_count - 1)),
+            ScanIndexForward=False,
+            ConsistentRead=True,
+        ):
+            newest_first.append(_message_view(item))
+            used += len(item.get("content") or "")
+            if used > max_chars:
+                break
+        return newest_first[::-1]
+
+    @_throttling_is_transient
+    def put_examples(self, session_id: str, examples: list[dict[str, Any]]) -> None:
+        """Write example versions (new keys only a manifest can make visible). Idempotent."""
+        for example in examples:
+            ExampleItem.model_validate(example)
+        with self._table.batch_writer(overwrite_by_pkeys=["pk", "sk"]) as batch:
+            for example in examples:
+                version = f"{example_lead_key(example['lead_id'])}#{example['run_id']}"
+                batch.put_item(Item={"pk": f"S#{session_id}", "sk": EXAMPLE_PREFIX + version, **to_item(example)})
+
+    @_throttling_is_transient
+    def example_version_keys(self, session_id: str) -> list[str]:
+        return [sk.removeprefix(EXAMPLE_PREFIX) for sk in self._collection_keys(session_id, EXAMPLE_PREFIX)]
+
+    @_throttling_is_transient
+    def delete_example_versions(self, session_id: str, versions: list[str]) -> None:
+        with self._table.batch_writer(overwrite_by_pkeys=["pk", "sk"]) as batch:
+            for version in versions:
+                batch.delete_item(Key={"pk": f"S#{session_id}", "sk": EXAMPLE_PREFIX + version})
+
     # -------------------------------------------------------------------- runs
+    @_throttling_is_transient
     def create_run(self, run: dict[str, Any], leads: list[dict[str, Any]]) -> None:
+        RunItem.model_validate(run)
+        for lead in leads:
+            LeadItem.model_validate(lead)
         # One batch for the run and its leads: up to 24 leads cost a single request.
         with self._table.batch_writer() as batch:
             batch.put_item(Item={**run_key(run["id"]), **to_item(run)})
             for lead in leads:
                 batch.put_item(Item={**lead_key(run["id"], lead["index"]), **to_item(lead)})
 
+    @_throttling_is_transient
     def get_run(self, run_id: str) -> dict[str, Any] | None:
         item = self._table.get_item(Key=run_key(run_id), ConsistentRead=True).get("Item")
         return from_item(item) if item else None
 
+    @_throttling_is_transient
     def get_run_leads(self, run_id: str) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
-        kwargs: dict[str, Any] = {
-            "KeyConditionExpression": Key("pk").eq(f"R#{run_id}") & Key("sk").begins_with(LEAD_PREFIX),
-            "ConsistentRead": True,
-        }
-        while True:
-            page = self._table.query(**kwargs)
-            items += [from_item(i) for i in page.get("Items", [])]
-            if "LastEvaluatedKey" not in page:
-                return sorted(items, key=lambda i: i["index"])
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        items = self._query(
+            KeyConditionExpression=Key("pk").eq(f"R#{run_id}") & Key("sk").begins_with(LEAD_PREFIX),
+            ConsistentRead=True,
+        )
+        return sorted(items, key=lambda i: i["index"])
 
+    @_throttling_is_transient
     def get_run_and_lead(self, run_id: str, index: int) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
         """Both in one request: every lead's worker needs its run's context and its own lead."""
-        keys = [run_key(run_id), lead_key(run_id, index)]
-        request = {self.table_name: {"Keys": keys, "ConsistentRead": True}}
-        found: dict[str, dict[str, Any]] = {}
-        while request:
-            out = self._table.meta.client.batch_get_item(RequestItems=request)
-            for item in out.get("Responses", {}).get(self.table_name, []):
-                found[item["sk"]] = from_item(item)
-            request = out.get("UnprocessedKeys") or {}
+        found = {item["sk"]: item for item in self._batch_get([run_key(run_id), lead_key(run_id, index)])}
         return found.get(RUN_SK), found.get(lead_key(run_id, index)["sk"])
 
+    @_throttling_is_transient
     def get_lead(self, run_id: str, index: int) -> dict[str, Any] | None:
         item = self._table.get_item(Key=lead_key(run_id, index), ConsistentRead=True).get("Item")
         return from_item(item) if item else None
 
+    @_throttling_is_transient
     def mark_run_executing(self, run_id: str, now_iso: str) -> None:
         self._update_if(
             Key=run_key(run_id),
@@ -291,6 +515,7 @@ class DynamoDBSessionStore:
             ExpressionAttributeValues={":exec": "EXECUTING", ":queued": "QUEUED", ":now": now_iso},
         )
 
+    @_throttling_is_transient
     def record_lead(self, run_id: str, index: int, fields: dict[str, Any]) -> bool:
         """Write a lead's result once; a repeat (a retried task) changes nothing and returns False."""
         expression, names, values = _set_expression(fields)
@@ -307,62 +532,75 @@ class DynamoDBSessionStore:
             is not None
         )
 
+    @_throttling_is_transient
     def finish_run_with_session(
-        self, run_id: str, session_id: str, session_fields: dict[str, Any], run_fields: dict[str, Any]
+        self,
+        run_id: str,
+        session_id: str,
+        session_fields: dict[str, Any],
+        run_fields: dict[str, Any],
+        *,
+        new_messages: list[dict[str, Any]] = (),
+        first_message: int = 0,
     ) -> None:
-        """In one transaction: write the session and free it (only while this run holds it), and finish the run.
+        """In one transaction: write the session and free it (only while this run holds it), add the
+        turn's messages as their own items (numbered from ``first_message``, never overwriting one), and
+        finish the run. At most 2 + len(new_messages) actions, whatever the session holds.
 
         Raises ClaimLost when the run no longer holds the session, RunAlreadyFinished when it was done before.
         """
         s_expr, s_names, s_values = _set_expression(session_fields, "s")
         r_expr, r_names, r_values = _set_expression(run_fields, "r")
-        s_values[":run"] = {"S": run_id}
-        serialize = TypeSerializer().serialize
-        try:
-            self._client.transact_write_items(
-                TransactItems=[
-                    {
-                        "Update": {
-                            "TableName": self.table_name,
-                            "Key": {k: {"S": v} for k, v in session_key(session_id).items()},
-                            "UpdateExpression": f"SET {s_expr} REMOVE task_status, task_run_id, task_expires_at",
-                            "ConditionExpression": "task_run_id = :run",
-                            "ExpressionAttributeNames": s_names,
-                            "ExpressionAttributeValues": {
-                                k: (v if k == ":run" else serialize(v)) for k, v in s_values.items()
-                            },
-                        }
-                    },
-                    {
-                        "Update": {
-                            "TableName": self.table_name,
-                            "Key": {k: {"S": v} for k, v in run_key(run_id).items()},
-                            "UpdateExpression": f"SET {r_expr}",
-                            "ConditionExpression": "#st IN (:q, :e)",
-                            "ExpressionAttributeNames": {**r_names, "#st": "status"},
-                            "ExpressionAttributeValues": {
-                                **{k: serialize(v) for k, v in r_values.items()},
-                                ":q": {"S": "QUEUED"},
-                                ":e": {"S": "EXECUTING"},
-                            },
-                        }
-                    },
-                ]
+        actions: list[dict[str, Any]] = [
+            {
+                "Update": {
+                    "TableName": self.table_name,
+                    "Key": session_key(session_id),
+                    "UpdateExpression": f"SET {s_expr} REMOVE task_status, task_run_id, task_expires_at",
+                    "ConditionExpression": "task_run_id = :run",
+                    "ExpressionAttributeNames": s_names,
+                    "ExpressionAttributeValues": {**s_values, ":run": run_id},
+                }
+            },
+            {
+                "Update": {
+                    "TableName": self.table_name,
+                    "Key": run_key(run_id),
+                    "UpdateExpression": f"SET {r_expr}",
+                    "ConditionExpression": "#st IN (:q, :e)",
+                    "ExpressionAttributeNames": {**r_names, "#st": "status"},
+                    "ExpressionAttributeValues": {**r_values, ":q": "QUEUED", ":e": "EXECUTING"},
+                }
+            },
+        ]
+        for number, message in enumerate(new_messages, start=first_message):
+            MessageItem.model_validate(message)
+            actions.append(
+                {
+                    "Put": {
+                        "TableName": self.table_name,
+                        "Item": {"pk": f"S#{session_id}", "sk": message_sk(number), **to_item(message)},
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                }
             )
+        try:
+            self._client.transact_write_items(TransactItems=actions)
         except ClientError as error:
             if _code(error) == "ValidationException" and "size" in str(error).lower():
                 raise ItemTooLarge() from None  # moto says it this way
-            if _code(error) != "TransactionCanceledException":
+            if _code(error) != "TransactionCanceledException" or _throttled(error):
                 raise
             reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
             if "ValidationError" in reasons:
                 raise ItemTooLarge() from None  # AWS: a transaction over the item size limit
             if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
                 raise RunAlreadyFinished() from None
-            if reasons and reasons[0] == "ConditionalCheckFailed":
+            if "ConditionalCheckFailed" in reasons:
                 raise ClaimLost() from None
             raise
 
+    @_throttling_is_transient
     def fail_run(self, run_id: str, run_fields: dict[str, Any]) -> bool:
         expression, names, values = _set_expression(run_fields)
         names["#st"] = "status"
@@ -425,6 +663,7 @@ class DynamoDBSessionStore:
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     # ------------------------------------------------------- LLM concurrency
+    @_throttling_is_transient
     def acquire_llm_slot(self, workspace_id: str, lease_id: str, *, cap: int, now: int, expires_at: int) -> bool:
         """Take one of the workspace's ``cap`` concurrent LLM slots. Leases expire, so a crashed worker's
         slot comes back by itself."""
@@ -475,6 +714,7 @@ class DynamoDBSessionStore:
         )
         return True
 
+    @_throttling_is_transient
     def release_llm_slot(self, workspace_id: str, lease_id: str) -> None:
         self._table.update_item(
             Key={"pk": f"W#{workspace_id}", "sk": "LLM_LEASES"},
@@ -483,16 +723,10 @@ class DynamoDBSessionStore:
         )
 
     # ---------------------------------------------------------------- API keys
+    @_throttling_is_transient
     def put_api_key(self, key_hash: str, workspace_id: str, created_at: str) -> None:
-        self._table.put_item(
-            Item={
-                "pk": f"K#{key_hash}",
-                "sk": "APIKEY",
-                "key_hash": key_hash,
-                "workspace_id": workspace_id,
-                "created_at": created_at,
-            }
-        )
+        item = ApiKeyItem(key_hash=key_hash, workspace_id=workspace_id, created_at=created_at)
+        self._table.put_item(Item={"pk": f"K#{key_hash}", "sk": "APIKEY", **item.model_dump()})
 
     def workspace_for_key(self, key_hash: str) -> str | None:
         cached = self._key_cache.get(key_hash)
@@ -503,9 +737,23 @@ class DynamoDBSessionStore:
             self._key_cache[key_hash] = (workspace, time.monotonic() + KEY_CACHE_S)
         return workspace
 
+    @_throttling_is_transient
     def _lookup_key(self, key_hash: str) -> str | None:
         item = self._table.get_item(Key={"pk": f"K#{key_hash}", "sk": "APIKEY"}).get("Item")
         # Compared in constant time, so timing says nothing about how much of a guess matched.
         if not item or not hmac.compare_digest(str(item.get("key_hash", "")), key_hash):
             return None
         return str(item["workspace_id"])
+
+
+def list_key(item: dict[str, Any]) -> dict[str, str]:
+    """The index key of a listed session item: where the next page starts."""
+    return {k: item[k] for k in ("pk", "sk", "gsi1pk", "gsi1sk")}
+
+
+def _message_view(item: dict[str, Any]) -> dict[str, Any]:
+    return {"role": item["role"], "content": item["content"], "created_at": item["created_at"]}
+
+
+def _example_view(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in item.items() if k not in ("pk", "sk")}

@@ -17,8 +17,7 @@ from botocore.exceptions import ClientError
 from outreach import SERVICE_NAME
 from outreach.clock import now_iso
 from outreach.config import Settings
-from outreach.dal.base import SessionStore
-from outreach.dal.dynamodb import FINAL_STATUSES
+from outreach.dal.base import FINAL_STATUSES, RunSessionStore
 from outreach.errors import Conflict, NotFound
 from outreach.logic.run_events import announce_run_end
 from outreach.logic.runs import GENERATE, run_view
@@ -46,7 +45,7 @@ def execution_arn(state_machine_arn: str, run_id: str) -> str:
     return f"{state_machine_arn.replace(':stateMachine:', ':execution:', 1)}:{run_id}"
 
 
-def cancel_run(store: SessionStore, sfn, settings: Settings, workspace_id: str, run_id: str) -> dict[str, Any]:
+def cancel_run(store: RunSessionStore, sfn, settings: Settings, workspace_id: str, run_id: str) -> dict[str, Any]:
     run = store.get_run(run_id)
     if run is None or run.get("workspace_id") != workspace_id:
         raise RunNotFound()

@@ -13,8 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from outreach.config import env
-from outreach.dal.base import SessionStore
-from outreach.dal.dynamodb import FINAL_STATUSES
+from outreach.dal.base import FINAL_STATUSES, RunSessionStore
 from outreach.logic.runs import GENERATE, run_version, run_view
 
 MAX_WAIT_S = 20
@@ -26,12 +25,12 @@ def poll_interval_s() -> float:
     return max(10, int(env("RUN_WAIT_POLL_MS", "50"))) / 1000
 
 
-def current_version(store: SessionStore, run: dict[str, Any]) -> int:
+def current_version(store: RunSessionStore, run: dict[str, Any]) -> int:
     return run_version(run, store.count_finished_leads(run["id"]) if run["kind"] == GENERATE else 0)
 
 
 def wait_for_change(
-    store: SessionStore,
+    store: RunSessionStore,
     run: dict[str, Any],
     *,
     after: int | None,

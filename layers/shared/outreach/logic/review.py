@@ -12,7 +12,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from outreach import SERVICE_NAME
-from outreach.dal.base import SessionStore
+from outreach.dal.base import RunSessionStore
 from outreach.errors import LLMPermanentError, LLMTransientError
 from outreach.llm.base import LLMResult, Writer
 from outreach.models.llm import EmailDraft, Usage
@@ -33,7 +33,7 @@ logger = Logger(service=SERVICE_NAME, child=True)
 
 
 def review_and_repair(
-    store: SessionStore,
+    store: RunSessionStore,
     writer: Writer,
     run: dict[str, Any],
     lead_item: dict[str, Any],
@@ -71,7 +71,7 @@ def _with_usage(result: LLMResult[EmailDraft], usage: Usage) -> LLMResult[EmailD
     return LLMResult(value=result.value, usage=usage, model=result.model)
 
 
-def _inputs(store: SessionStore, run: dict[str, Any], lead_item: dict[str, Any]) -> tuple[ReviewInputs, list]:
+def _inputs(store: RunSessionStore, run: dict[str, Any], lead_item: dict[str, Any]) -> tuple[ReviewInputs, list]:
     ctx = run.get("context") or {}
     problems: list[dict[str, Any]] = []
     try:
@@ -106,7 +106,7 @@ def roster(leads: list[dict[str, Any]]) -> list[dict[str, str | None]]:
     return [{"full_name": short(full_name_of(lead)), "company": short(lead.get("company"))} for lead in leads]
 
 
-def _other_leads(store: SessionStore, run: dict[str, Any], lead_item: dict[str, Any]) -> tuple[OtherLead, ...]:
+def _other_leads(store: RunSessionStore, run: dict[str, Any], lead_item: dict[str, Any]) -> tuple[OtherLead, ...]:
     if int(run.get("total") or 0) <= 1:
         return ()
     index = int(lead_item.get("index") or 0)
@@ -124,7 +124,7 @@ def _other_leads(store: SessionStore, run: dict[str, Any], lead_item: dict[str, 
 class _Chat:
     """The session's chat messages, read at most once and only when needed."""
 
-    def __init__(self, store: SessionStore, run: dict[str, Any]):
+    def __init__(self, store: RunSessionStore, run: dict[str, Any]):
         self._store, self._run = store, run
         self._messages: tuple[str, ...] | None = None
 

@@ -15,7 +15,7 @@ from aws_lambda_powertools import Logger
 
 from outreach import SERVICE_NAME, runtime
 from outreach.config import settings
-from outreach.dal.base import SessionStore
+from outreach.dal.base import RunSessionStore
 from outreach.logic.runs import run_view
 from outreach.logic.webhooks import delivery_message
 from outreach.models.events import RUN_COMPLETED, RUN_FAILED, SERVICE_SOURCE
@@ -34,7 +34,7 @@ def run_event_detail(run: dict[str, Any], view: dict[str, Any]) -> dict[str, Any
     }
 
 
-def announce_run_end(store: SessionStore, run_id: str) -> None:
+def announce_run_end(store: RunSessionStore, run_id: str) -> None:
     try:
         run = store.get_run(run_id)
         if run is None:

@@ -10,9 +10,16 @@ from aws_lambda_powertools import Logger
 from outreach import SERVICE_NAME
 from outreach.clock import new_run_id, now_epoch, now_iso
 from outreach.config import Settings
-from outreach.dal.base import SessionStore
-from outreach.dal.dynamodb import FINAL_STATUSES
-from outreach.errors import DispatchFailed
+from outreach.dal.base import FINAL_STATUSES, RunSessionStore, RunStore, example_lead_key, parse_manifest_entry
+from outreach.errors import DispatchFailed, SessionNotFound, TooLarge, TooManyExamples, TooManyMessages
+from outreach.limits import (
+    MAX_EXAMPLES,
+    MAX_LEAD_BYTES,
+    MAX_MESSAGES,
+    MAX_SAMPLE_LEADS_BYTES,
+    MAX_SEQUENCE_CONTEXT_BYTES,
+    stored_size,
+)
 from outreach.logic.auth import issue_run_token
 from outreach.logic.leads import lead_id
 from outreach.logic.review import roster
@@ -35,7 +42,7 @@ def _ttl(settings: Settings) -> int:
 
 
 def _start(
-    store: SessionStore,
+    store: RunSessionStore,
     sfn,
     settings: Settings,
     secret: bytes,
@@ -88,7 +95,7 @@ def _start(
     return {"runId": run_id, "publicAccessToken": issue_run_token(secret, run_id, settings.run_token_ttl_s)}
 
 
-def _abandon(store: SessionStore, run_id: str, session_id: str) -> None:
+def _abandon(store: RunSessionStore, run_id: str, session_id: str) -> None:
     try:
         store.release_claim(session_id, run_id)
     finally:
@@ -100,8 +107,53 @@ def _abandon(store: SessionStore, run_id: str, session_id: str) -> None:
             logger.warning("could not mark the abandoned run failed", extra={"run_id": run_id})
 
 
+def _check_sizes(request: GenerateExamplesRequest | ChatTurnRequest) -> None:
+    """What a request stores must fit its items: 422 naming the field, before anything is claimed or written."""
+    leads = request.leads if isinstance(request, GenerateExamplesRequest) else request.sample_leads
+    where = "leads" if isinstance(request, GenerateExamplesRequest) else "sampleLeads"
+    for index, lead in enumerate(leads):
+        if stored_size(lead.as_sent()) > MAX_LEAD_BYTES:
+            raise TooLarge(["body", where, str(index)], f"{where}[{index}] is over {MAX_LEAD_BYTES:,} bytes as stored.")
+    if where == "sampleLeads" and stored_size([lead.as_sent() for lead in leads]) > MAX_SAMPLE_LEADS_BYTES:
+        raise TooLarge(["body", where], f"sampleLeads together are over {MAX_SAMPLE_LEADS_BYTES:,} bytes: send fewer.")
+    if request.sequence_context is not None:
+        size = stored_size(request.sequence_context.model_dump(mode="json"))
+        if size > MAX_SEQUENCE_CONTEXT_BYTES:
+            raise TooLarge(
+                ["body", "sequenceContext", "prior_nodes"],
+                f"sequenceContext is {size:,} bytes as stored, over {MAX_SEQUENCE_CONTEXT_BYTES:,}: "
+                "send fewer or shorter prior_nodes.",
+            )
+
+
+def _check_generate(store: RunSessionStore, workspace_id: str, session_id: str, request: GenerateExamplesRequest):
+    _check_sizes(request)
+    session = store.get_session(workspace_id, session_id)
+    if session is None:
+        raise SessionNotFound()
+    leads = {example_lead_key(lead_id(lead.as_sent())) for lead in request.leads}
+    if not request.is_first_batch:
+        leads |= {parse_manifest_entry(entry)[0] for entry in session.get("example_manifest") or []}
+    if len(leads) > MAX_EXAMPLES:
+        raise TooManyExamples(
+            f"A session holds at most {MAX_EXAMPLES} examples; these leads would make {len(leads)}. "
+            "Start a new batch with isFirstBatch: true, or use another session."
+        )
+
+
+def _check_chat(store: RunSessionStore, workspace_id: str, session_id: str, request: ChatTurnRequest):
+    _check_sizes(request)
+    session = store.get_session(workspace_id, session_id)
+    if session is None:
+        raise SessionNotFound()
+    if int(session.get("message_count") or 0) + 2 > MAX_MESSAGES:
+        raise TooManyMessages(
+            f"A session holds at most {MAX_MESSAGES} chat messages and this one is full: start a new session."
+        )
+
+
 def dispatch_generate(
-    store: SessionStore,
+    store: RunSessionStore,
     sfn,
     settings: Settings,
     secret: bytes,
@@ -111,6 +163,8 @@ def dispatch_generate(
     *,
     idempotency_key: str | None = None,
 ) -> dict[str, str]:
+    _check_generate(store, workspace_id, session_id, request)
+
     def build(run_id: str, session: dict[str, Any]):
         ttl = _ttl(settings)
         leads = []
@@ -151,7 +205,7 @@ def dispatch_generate(
 
 
 def dispatch_chat_turn(
-    store: SessionStore,
+    store: RunSessionStore,
     sfn,
     settings: Settings,
     secret: bytes,
@@ -161,6 +215,8 @@ def dispatch_chat_turn(
     *,
     idempotency_key: str | None = None,
 ) -> dict[str, str]:
+    _check_chat(store, workspace_id, session_id, request)
+
     def build(run_id: str, session: dict[str, Any]):
         run = {
             "total": 1,
@@ -244,7 +300,7 @@ def run_version(run: dict[str, Any], finished_leads: int) -> int:
     return 1 + finished_leads + _STATUS_RANK.get(shown_status(run, finished_leads), 0)
 
 
-def run_view(store: SessionStore, run: dict[str, Any]) -> dict[str, Any]:
+def run_view(store: RunStore, run: dict[str, Any]) -> dict[str, Any]:
     """The run as its token holder sees it; a generate run lists the examples finished so far."""
     view = {
         "id": run["id"],

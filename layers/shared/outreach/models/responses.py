@@ -25,6 +25,7 @@ from pydantic import (
     model_serializer,
 )
 
+from outreach.limits import MAX_EXAMPLES, MAX_MESSAGES
 from outreach.models.llm import Skeleton
 from outreach.models.requests import Lead
 
@@ -114,14 +115,16 @@ class Session(Answer):
     campaign_id: str
     node_id: str
     title: str | None
-    messages: list[Message] = Field(description="The conversation, oldest first.")
+    messages: list[Message] = Field(description=f"The conversation, oldest first; at most {MAX_MESSAGES}.")
     skeleton: Skeleton | None = Field(description="The email framework; null until a chat turn produces one.")
     draft_subject: str | None = Field(description="Template subject; may hold %variable% placeholders.")
     draft_body: str | None = Field(description="Template body; may hold %variable% placeholders.")
     skeleton_history: list[Skeleton] = Field(description="Earlier skeletons, newest last.")
     draft_history: list[DraftVersion] = Field(description="Earlier drafts, newest last.")
     framework_version: int = Field(ge=0, description="Bumped whenever the skeleton changes.")
-    generated_examples: list[Example] = Field(description="In the order of the requests' leads.")
+    generated_examples: list[Example] = Field(
+        description=f"In the order of the requests' leads; at most {MAX_EXAMPLES}."
+    )
     task_status: Literal["chat_processing", "generating_examples"] | None = Field(
         description="null when idle; else the task that holds the session (a second task answers 409)."
     )
@@ -129,8 +132,29 @@ class Session(Answer):
     updated_at: Timestamp
 
 
-class SessionList(Answer):
-    sessions: list[Session] = Field(description="The caller's sessions of that campaign, by created_at.")
+class SessionSummary(Answer):
+    """A listed session: every field but the lists, and how many messages and examples it holds."""
+
+    id: UUID = Field(description="uuid4.")
+    campaign_id: str
+    node_id: str
+    title: str | None
+    skeleton: Skeleton | None
+    draft_subject: str | None
+    draft_body: str | None
+    framework_version: int = Field(ge=0)
+    task_status: Literal["chat_processing", "generating_examples"] | None
+    created_at: Timestamp
+    updated_at: Timestamp
+    message_count: int = Field(ge=0, le=MAX_MESSAGES)
+    example_count: int = Field(ge=0, le=MAX_EXAMPLES)
+
+
+class SessionPage(Answer):
+    sessions: list[SessionSummary] = Field(
+        description="A page of the caller's sessions of that campaign, by created_at."
+    )
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")
 
 
 class Dispatched(Answer):
@@ -229,7 +253,8 @@ __all__ = [
     "ReviewTally",
     "Run",
     "Session",
-    "SessionList",
+    "SessionPage",
+    "SessionSummary",
     "Usage",
     "json_content",
 ]

@@ -11,9 +11,12 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from outreach import runtime
 from outreach.api.documentation import API_KEY, BODY_ERRORS, SESSION_ERRORS, SESSIONS, SessionId, responses
 from outreach.api.errors import answer, campaign_id_required
+from outreach.config import settings
+from outreach.limits import LIST_PAGE_DEFAULT, LIST_PAGE_MAX
 from outreach.logic import sessions
+from outreach.logic.auth import service_secret
 from outreach.models.requests import CreateSessionRequest, UpdateSessionRequest
-from outreach.models.responses import Deleted, Session, SessionList
+from outreach.models.responses import Deleted, Session, SessionPage
 from outreach.models.text import NON_BLANK
 
 router = APIGatewayHttpRouter()
@@ -41,15 +44,19 @@ def create_session(body: CreateSessionRequest) -> Response[Session]:
 @router.get(
     SESSIONS,
     summary="List a campaign's sessions",
-    description="The caller's workspace's sessions of one campaign, oldest first.",
+    description=(
+        "The caller's workspace's sessions of one campaign, oldest first, a page at a time, as summaries: every "
+        "field but the lists (messages, generated_examples, skeleton_history, draft_history), plus "
+        "message_count and example_count. Pass `next_cursor` back as `cursor` for the next page; it is null "
+        "on the last page."
+    ),
     operation_id="listSessions",
     tags=["sessions"],
     security=[{API_KEY: []}],
     responses=responses(
-        200,
-        SessionList,
-        "The sessions.",
-        {400: "No, an empty or a blank campaign_id (campaign_id_required).", 401: None},
+        200, SessionPage, "A page of sessions.",
+        {400: "No, an empty or a blank campaign_id (campaign_id_required), or a cursor this list did not give "
+         "out for this workspace and campaign (invalid_cursor).", 401: None}
     ),
 )
 def list_sessions(
@@ -58,11 +65,17 @@ def list_sessions(
         Query(min_length=1, max_length=128, pattern=NON_BLANK,
               description="The campaign whose sessions to list; missing, empty or blank: 400."),
     ],
-) -> Response[SessionList]:
+    limit: Annotated[int, Query(ge=1, le=LIST_PAGE_MAX, description="Sessions per page.")] = LIST_PAGE_DEFAULT,
+    cursor: Annotated[
+        str | None, Query(max_length=2048, description="The previous page's next_cursor; omit for the first page.")
+    ] = None,
+) -> Response[SessionPage]:
     caller = workspace()
     if not campaign_id:
         raise campaign_id_required()
-    return answer(200, {"sessions": sessions.list_sessions(runtime.store(), caller, campaign_id)})
+    secret = service_secret(settings())
+    page = sessions.list_sessions(runtime.store(), secret, caller, campaign_id, limit=limit, cursor=cursor or None)
+    return answer(200, page)
 
 
 @router.get(
@@ -91,7 +104,9 @@ def get_session(session_id: SessionId) -> Response[Session]:
         200,
         Session,
         "The updated session.",
-        {**SESSION_ERRORS, **BODY_ERRORS, 409: "The session kept changing while being updated (update_conflict)."},
+        {**SESSION_ERRORS, **BODY_ERRORS,
+         409: "A chat turn holds the session and the body changes the draft (session_busy: the turn would "
+         "overwrite the edit; the title may change any time), or the session kept changing (update_conflict)."},
     ),
 )
 def update_session(session_id: SessionId, body: UpdateSessionRequest) -> Response[Session]:

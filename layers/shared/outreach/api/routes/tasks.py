@@ -82,7 +82,10 @@ def _dispatch(route: str, session_id: str, key: str | None, body, start) -> Resp
         200,
         Dispatched,
         "The turn was started.",
-        {**SESSION_ERRORS, **BODY_ERRORS, **_KEYED_ERRORS, 500: _DISPATCH_FAILED},
+        {**SESSION_ERRORS, **BODY_ERRORS, **_KEYED_ERRORS, 500: _DISPATCH_FAILED,
+         422: "The body or a header fails validation (validation_error), a field would not fit what it is stored in "
+         "(too_large, `details` names it), the session holds its 500 messages (too_many_messages), or the "
+         "Idempotency-Key was used with another body within 24 h (idempotency_key_reused)."},
     ),
 )
 def chat_turn(
@@ -118,6 +121,9 @@ def chat_turn(
         {**SESSION_ERRORS, **BODY_ERRORS, **_KEYED_ERRORS,
          400: "The body is not JSON (invalid_json), the id is off its pattern (validation_error), or the session "
          "has no framework yet (no_framework): chat first.",
+         422: "The body or a header fails validation (validation_error), a field would not fit what it is stored "
+         "in (too_large, `details` names it), the session would hold over 1,000 examples (too_many_examples), or "
+         "the Idempotency-Key was used with another body within 24 h (idempotency_key_reused).",
          500: _DISPATCH_FAILED},
     ),
 )

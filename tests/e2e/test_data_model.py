@@ -1,0 +1,77 @@
+"""Sessions at DynamoDB's limits, through the HTTP front: oversized bodies, many top-ups, paged lists, edits
+during a turn."""
+
+from tests.client import SESSIONS
+
+
+def _leads(count: int, tag: str) -> list[dict]:
+    return [{"first_name": f"{tag}{i}", "company": "Acme", "headline": "Head of sales " + "h" * 1200}
+            for i in range(count)]
+
+
+def test_a_body_that_would_not_fit_its_items_is_422_and_leaves_the_session_free(api):
+    session = api.session_with_framework()
+    big = {"position": 51, "prior_nodes": [{"subject": "Earlier", "body": "y" * 9500}] * 50}
+    answer = api.generate(session["id"], _leads(1, "Big"), sequenceContext=big)
+    assert answer.status == 422, answer.body
+    assert answer.body["code"] == "too_large"
+    assert answer.body["details"][0]["loc"] == ["body", "sequenceContext", "prior_nodes"]
+    assert api.turn(session["id"], "hi", sequenceContext=big).status == 422
+    assert api.session(session["id"]).body["task_status"] is None
+    assert api.generate(session["id"], _leads(1, "Small")).status == 200  # free: the next call runs
+    assert len(api.wait_idle(session["id"])["generated_examples"]) == 1
+
+
+def test_a_second_hundred_lead_top_up_with_long_headlines_lands_in_order(api):
+    # On one session item the second batch passed 400 KB and was refused; five batches: tests/integration.
+    session = api.session_with_framework()
+    sent = []
+    for batch in range(2):
+        leads = _leads(100, f"B{batch}L")
+        answer = api.generate(session["id"], leads, isFirstBatch=batch == 0)
+        assert answer.status == 200, answer.body
+        sent += leads
+        api.wait_idle(session["id"], timeout_s=240)
+    examples = api.session(session["id"]).body["generated_examples"]
+    assert [e["lead"] for e in examples] == sent
+    assert all(e["status"] == "completed" for e in examples)
+
+
+def test_a_campaign_of_120_sessions_lists_page_by_page(api, api_b):
+    created = [api.create_session(campaign_id="big_campaign", node_id=f"n{i}")["id"] for i in range(120)]
+    api_b.create_session(campaign_id="big_campaign")
+    seen, cursor, sizes = [], None, []
+    while True:
+        query = f"{SESSIONS}?campaign_id=big_campaign&limit=50" + (f"&cursor={cursor}" if cursor else "")
+        answer = api.call("GET", query)
+        assert answer.status == 200, answer.body
+        sizes.append(len(answer.body["sessions"]))
+        seen += [s["id"] for s in answer.body["sessions"]]
+        assert all("messages" not in s and s["example_count"] == 0 for s in answer.body["sessions"])
+        cursor = answer.body["next_cursor"]
+        if cursor is None:
+            break
+    assert sizes == [50, 50, 20] and seen == created
+    first = api.call("GET", f"{SESSIONS}?campaign_id=big_campaign").body
+    assert len(first["sessions"]) == 50  # the default page
+    bad = first["next_cursor"][:-3] + "abc"
+    answer = api.call("GET", f"{SESSIONS}?campaign_id=big_campaign&cursor={bad}")
+    assert (answer.status, answer.body["code"]) == (400, "invalid_cursor")
+    answer = api_b.call("GET", f"{SESSIONS}?campaign_id=big_campaign&cursor={first['next_cursor']}")
+    assert (answer.status, answer.body["code"]) == (400, "invalid_cursor")  # another workspace's cursor
+    assert api.call("GET", f"{SESSIONS}?campaign_id=big_campaign&limit=101").status == 422
+
+
+def test_a_draft_edit_during_a_chat_turn_is_409_and_the_title_is_kept(api, fake_openai):
+    session = api.session_with_framework()
+    fake_openai.latency_s = 3.0  # the turn holds the session while the test edits
+    assert api.turn(session["id"], "Make it shorter.").status == 200
+    path = f"{SESSIONS}/{session['id']}"
+    answer = api.call("PATCH", path, {"draft_body": "my own edit"})
+    assert (answer.status, answer.body["code"]) == (409, "session_busy")
+    assert api.call("PATCH", path, {"title": "Renamed mid-turn"}).status == 200
+    fake_openai.latency_s = 0.0
+    done = api.wait_idle(session["id"])
+    assert done["title"] == "Renamed mid-turn" and len(done["messages"]) == 4
+    answer = api.call("PATCH", path, {"draft_body": "my own edit"})
+    assert answer.status == 200 and answer.body["draft_body"] == "my own edit"
