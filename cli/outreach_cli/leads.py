@@ -61,6 +61,14 @@ class LeadFile:
     leads: list[dict[str, Any]] = field(default_factory=list)
     bad_rows: list[BadRow] = field(default_factory=list)
 
+    def add(self, line: int, lead: Any) -> None:
+        """Keep ``lead``, or note why the API would refuse it, by its line (CSV) or position (JSON)."""
+        reason = problem(lead) if isinstance(lead, dict) else "a lead is a JSON object"
+        if reason:
+            self.bad_rows.append(BadRow(line, reason))
+        else:
+            self.leads.append(lead)
+
 
 def problem(lead: dict[str, Any]) -> str | None:
     """Why the API would refuse this lead, or None."""
@@ -117,11 +125,7 @@ def read_csv(path: Path) -> LeadFile:
         except ValueError as error:
             out.bad_rows.append(BadRow(line, str(error)))
             continue
-        reason = problem(lead)
-        if reason:
-            out.bad_rows.append(BadRow(line, reason))
-        else:
-            out.leads.append(lead)
+        out.add(line, lead)
     return out
 
 
@@ -133,11 +137,7 @@ def read_json(path: Path) -> LeadFile:
         raise ValueError("a JSON leads file is a list of leads, or {\"leads\": [...]}")
     out = LeadFile()
     for number, lead in enumerate(data, start=1):
-        reason = problem(lead) if isinstance(lead, dict) else "a lead is a JSON object"
-        if reason:
-            out.bad_rows.append(BadRow(number, reason))
-        else:
-            out.leads.append(lead)
+        out.add(number, lead)
     return out
 
 

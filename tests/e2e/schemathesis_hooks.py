@@ -8,7 +8,8 @@ and the one state-dependent answer a schema cannot describe.
   not on the request's shape: `400 no_framework` (generate-examples before any chat turn; the contract says 400, like
   409 session_busy it is the session's state) and `422 invalid_webhook_url` for a URL of the documented shape that
   resolves to a private address or is plain http where loopback is not allowed (DNS and settings, not schema), and
-  `422 idempotency_key_reused` (schemathesis sends one Idempotency-Key value with many bodies: history, not shape).
+  `422 idempotency_key_reused` (schemathesis sends one Idempotency-Key value with many bodies: history, not shape),
+  and `400 invalid_cursor` (a list cursor is valid only if this list gave it out: history, not shape).
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 RUN_PATH = "/api/runs/{run_id}"
 DISPATCH_PATHS = ("/turn", "/generate-examples")
 RUN_TOKENS: dict[str, str] = {}
-STATE_DEPENDENT_REFUSALS = {(400, "no_framework"), (422, "invalid_webhook_url"), (422, "idempotency_key_reused")}
+STATE_DEPENDENT_REFUSALS = {
+    (400, "no_framework"), (422, "invalid_webhook_url"), (422, "idempotency_key_reused"), (400, "invalid_cursor"),
+}
 
 
 @schemathesis.auth(refresh_interval=None, retry_on=[])

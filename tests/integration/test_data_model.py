@@ -116,7 +116,7 @@ def test_versions_of_a_run_that_lost_its_claim_are_never_shown_and_get_swept(
 ):
     session = make_session()
     ann = {"first_name": "Ann", "company": "Acme"}
-    old = make_generate_run(session, [ann], first_batch=True, ttl=1, now=1_000)  # its claim expired long ago
+    old = make_generate_run(session, [ann], first_batch=True, now=1_000)  # its claim expired long ago
     workers.generate_lead(store, writer, old, 0)
     newer = top_up(store, writer, make_generate_run, session, [{"first_name": "Bo", "company": "Initech"}],
                    first_batch=True)
@@ -143,7 +143,9 @@ def test_a_top_up_past_the_example_limit_is_422_and_claims_nothing(store, writer
     runs._check_generate(store, WS_A, session["id"], GenerateExamplesRequest.model_validate({"leads": leads[:2]}))
     fresh = GenerateExamplesRequest.model_validate({"leads": [{"first_name": "X"}], "isFirstBatch": True})
     runs._check_generate(store, WS_A, session["id"], fresh)
-    # At the commit too: a run past the limit fails with its reason and leaves the examples as they were.
+    # At the commit too: a run that got past dispatch (the limit checked there is the real one) but would pass
+    # the limit fails with its reason and leaves the examples as they were.
+    monkeypatch.undo()
     monkeypatch.setattr(workers, "MAX_EXAMPLES", 5)
     before = sessions.get_session(store, WS_A, session["id"])["generated_examples"]
     run_id = make_generate_run(session, [{"first_name": "One", "company": "More"}])
@@ -166,7 +168,9 @@ def test_a_full_chat_is_422_too_many_messages_and_claims_nothing(store, writer, 
     assert (info.value.status, info.value.code) == (422, "too_many_messages")
     item = store.get_session(WS_A, session["id"])
     assert "task_status" not in item and item["message_count"] == 6
-    # At the commit too: a turn that got past dispatch fails with its reason and writes no message.
+    # At the commit too: a turn that got past dispatch (the limit checked there is the real one) fails with its
+    # reason and writes no message.
+    monkeypatch.undo()
     monkeypatch.setattr(workers, "MAX_MESSAGES", 6)
     run_id = make_chat_run(session, "one more")
     assert workers.chat_turn(store, writer, run_id)["status"] == "FAILED"

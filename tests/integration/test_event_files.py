@@ -44,7 +44,7 @@ def _wait_idle(stack, timeout_s: float = 60) -> dict:
     store = _store(stack)
 
     def idle():
-        session = store.get_session(WORKSPACE, SESSION_ID)
+        session = store.read_session(WORKSPACE, SESSION_ID)
         return session if session is not None and not session.get("task_status") else None
 
     return wait_until(idle, timeout_s, "the session to be idle")

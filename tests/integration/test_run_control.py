@@ -42,7 +42,7 @@ def test_a_lead_whose_llm_call_outlives_the_cancel_records_nothing(store, writer
     earlier = make_generate_run(session, [ANN], first_batch=True)
     run_all(store, writer, earlier, 1)
     workers.aggregate(store, earlier)
-    before = store.get_session(WS_A, session["id"])
+    before = store.read_session(WS_A, session["id"])
 
     run_id = make_generate_run(session, [BO, CY], first_batch=True)
     workers.generate_lead(store, writer, run_id, 0)  # lead 0 lands before the cancel
@@ -55,7 +55,7 @@ def test_a_lead_whose_llm_call_outlives_the_cancel_records_nothing(store, writer
     workers.fail_and_release(store, run_id, "The run was stopped (aborted).")  # the ABORTED execution's release
     run = store.get_run(run_id)
     assert run["status"] == "CANCELED" and run["error"] == cancel.CANCELED_MESSAGE
-    after = store.get_session(WS_A, session["id"])
+    after = store.read_session(WS_A, session["id"])
     assert after["generated_examples"] == before["generated_examples"] and is_free(store, session["id"])
     view = runs.run_view(store, run)
     assert view["progress"] == {"total": 2, "completed": 1, "failed": 0}
@@ -65,11 +65,11 @@ def test_a_lead_whose_llm_call_outlives_the_cancel_records_nothing(store, writer
 def test_a_chat_turn_canceled_during_its_llm_call_leaves_the_conversation(store, writer, make_session,
                                                                           make_chat_run, cancel_run):
     session = make_session()
-    before = store.get_session(WS_A, session["id"])
+    before = store.read_session(WS_A, session["id"])
     run_id = make_chat_run(session, "Make it shorter.")
     late = CancelDuringCall(writer, lambda: cancel_run(run_id))
     workers.chat_turn(store, late, run_id)
-    after = store.get_session(WS_A, session["id"])
+    after = store.read_session(WS_A, session["id"])
     for field in ("messages", "skeleton", "draft_subject", "draft_body", "framework_version", "updated_at"):
         assert after.get(field) == before.get(field), field
     assert is_free(store, session["id"]) and store.get_run(run_id)["status"] == "CANCELED"
