@@ -189,9 +189,13 @@ class DynamoDBStore:
                 return None
             raise
 
+    def _query_pages(self, **kwargs: Any) -> Iterator[dict[str, Any]]:
+        """Every page of a Query (boto3's paginator): its items, or its ``Count`` with ``Select="COUNT"``."""
+        yield from self._client.get_paginator("query").paginate(TableName=self.table_name, **kwargs)
+
     def _query(self, **kwargs: Any) -> Iterator[dict[str, Any]]:
-        """Every item a Query matches, page after page (boto3's paginator), as plain Python values."""
-        for page in self._client.get_paginator("query").paginate(TableName=self.table_name, **kwargs):
+        """Every item a Query matches, page after page, as plain Python values."""
+        for page in self._query_pages(**kwargs):
             for item in page.get("Items", []):
                 yield from_item(item)
 
@@ -649,18 +653,12 @@ class DynamoDBStore:
         )
         return [str(item["sk"]) for page in pages for item in page.get("Items", [])]
 
-    def _lead_pages(self, run_id: str, **query: Any):
-        kwargs: dict[str, Any] = {
-            "KeyConditionExpression": Key("pk").eq(f"R#{run_id}") & Key("sk").begins_with(LEAD_PREFIX),
-            "ConsistentRead": True,
+    def _lead_pages(self, run_id: str, **query: Any) -> Iterator[dict[str, Any]]:
+        return self._query_pages(
+            KeyConditionExpression=Key("pk").eq(f"R#{run_id}") & Key("sk").begins_with(LEAD_PREFIX),
+            ConsistentRead=True,
             **query,
-        }
-        while True:
-            page = self._table.query(**kwargs)
-            yield page
-            if "LastEvaluatedKey" not in page:
-                return
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        )
 
     # ------------------------------------------------------- LLM concurrency
     @_throttling_is_transient
