@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 from outreach.review.inputs import OtherLead, full_name_of, strings_in
-from outreach.review.text import find_written, is_caseless_letter, tokens
+from outreach.review.text import find_in_email, find_written, is_caseless_letter, tokens
 
 # Legal suffixes that emails drop: "Acme Robotics, Inc." is named as "Acme Robotics".
 _LEGAL_SUFFIX = re.compile(r"[\s,]+(?:inc|llc|ltd|limited|gmbh|ag|sa|sas|bv|plc|corp|corporation|co)\.?$", re.I)
@@ -38,9 +38,7 @@ def other_lead_strings(subject: str, body: str, lead: dict, others: tuple[OtherL
         for name in candidates:
             if find_written(own_text, name):
                 continue  # this lead's own data names it
-            for text in (subject, body):
-                written = find_written(text, name)
-                if written:
-                    found.append(written)
-                    break
+            written = find_in_email(subject, body, name)
+            if written:
+                found.append(written)
     return list(dict.fromkeys(found))

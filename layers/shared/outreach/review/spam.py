@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from outreach.review.text import find_written
+from outreach.review.text import find_in_email
 
 PHRASES_FILE = Path(__file__).with_name("spam_phrases.txt")
 
@@ -19,9 +19,7 @@ def spam_phrases() -> tuple[str, ...]:
 def spam_strings(subject: str, body: str) -> list[str]:
     found = []
     for phrase in spam_phrases():
-        for text in (subject, body):
-            written = find_written(text, phrase)
-            if written:
-                found.append(written)
-                break
+        written = find_in_email(subject, body, phrase)
+        if written:
+            found.append(written)
     return list(dict.fromkeys(found))

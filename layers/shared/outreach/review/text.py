@@ -93,3 +93,8 @@ def find_written(text: str, phrase: str) -> str | None:
         if [t for _, _, t in flat[i:i + len(wanted)]] == wanted:
             return strip_possessive(text[flat[i][0]:flat[i + len(wanted) - 1][1]])
     return None
+
+
+def find_in_email(subject: str, body: str, phrase: str) -> str | None:
+    """``phrase`` as written in the subject, else in the body (see find_written); else None."""
+    return find_written(subject, phrase) or find_written(body, phrase)
