@@ -72,7 +72,17 @@ class Api:
             params["cursor"] = cursor
 
     def get_session(self, session_id: str) -> dict:
-        return self._call("GET", f"{SESSIONS}/{session_id}")
+        """The whole session: where its answer carries only the first messages or examples (a session past
+        the 6 MB one answer may hold), the rest is read page by page."""
+        session = self._call("GET", f"{SESSIONS}/{session_id}")
+        for kind, path in (("messages", "messages"), ("generated_examples", "examples")):
+            cursor = session.get(f"{kind}_next_cursor")
+            while cursor:
+                page = self._call("GET", f"{SESSIONS}/{session_id}/{path}", params={"cursor": cursor})
+                session[kind] = (session.get(kind) or []) + page.get(kind, [])
+                cursor = page.get("next_cursor")
+            session[f"{kind}_next_cursor"] = None
+        return session
 
     def delete_session(self, session_id: str) -> dict:
         return self._call("DELETE", f"{SESSIONS}/{session_id}")

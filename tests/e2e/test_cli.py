@@ -99,3 +99,20 @@ def test_api_errors_exit_3_and_say_why(run_cli, stack, tmp_path):
                                 env={"OUTREACH_API_URL": stack.url, "OUTREACH_API_KEY": "not-a-key"})
     assert result.exit_code == 3
     assert "unauthorized" in result.output
+
+
+def test_sessions_show_reads_a_session_past_one_answers_6_mb_whole(run_cli, api):
+    session = api.session_with_framework()
+    wide = {f"note_{n}": "\U0001f680" * 1990 for n in range(12)}  # 96 KB stored, ~340 KB in an answer
+    sent = []
+    for batch in range(3):
+        leads = [{"first_name": f"C{batch}L{i}", "company": "Acme", "custom_fields": wide} for i in range(9)]
+        body = json.dumps({"leads": leads}, ensure_ascii=False).encode()
+        answer = api.call("POST", f"/api/campaigns/ai-chat-sessions/{session['id']}/generate-examples", raw=body)
+        assert answer.status == 200, answer.body
+        api.wait_idle(session["id"], timeout_s=120)
+        sent += [lead["first_name"] for lead in leads]
+    assert api.session(session["id"]).body["generated_examples_next_cursor"]  # the API answers a first part
+    shown = run_cli("--json", "sessions", "show", session["id"])
+    assert shown.exit_code == 0, shown.output
+    assert [e["lead"]["first_name"] for e in json.loads(shown.stdout)["generated_examples"]] == sent

@@ -1,6 +1,8 @@
 """Sessions at DynamoDB's limits, through the HTTP front: oversized bodies, many top-ups, paged lists, edits
 during a turn."""
 
+import json
+
 from tests.client import SESSIONS
 
 
@@ -75,3 +77,89 @@ def test_a_draft_edit_during_a_chat_turn_is_409_and_the_title_is_kept(api, fake_
     assert done["title"] == "Renamed mid-turn" and len(done["messages"]) == 4
     answer = api.call("PATCH", path, {"draft_body": "my own edit"})
     assert answer.status == 200 and answer.body["draft_body"] == "my own edit"
+
+
+# An emoji is 4 bytes as stored but 12 as JSON escapes (\ud83d\ude80) and 14 inside Lambda's answer, where the body
+# is a JSON string again: leads within the 100 KB a lead may store make a session answer pass Lambda's 6 MB.
+WIDE = "\U0001f680"
+
+
+def _wide_leads(count: int, tag: str) -> list[dict]:
+    fields = {f"note_{n}": WIDE * 1990 for n in range(12)}
+    return [{"first_name": f"{tag}{i}", "company": "Acme", "custom_fields": fields} for i in range(count)]
+
+
+def _send_wide(api, session_id: str, leads: list[dict], **extra) -> None:
+    """Sent as UTF-8 (4 bytes an emoji), as most clients do: 9 such leads stay under the API's 1 MiB."""
+    body = json.dumps({"leads": leads, **extra}, ensure_ascii=False).encode()
+    answer = api.call("POST", f"{SESSIONS}/{session_id}/generate-examples", raw=body)
+    assert answer.status == 200, answer.body
+    api.wait_idle(session_id, timeout_s=120)
+
+
+def _pages(api, session_id: str, kind: str, cursor: str | None) -> list[dict]:
+    """Follow a session's ``<kind>_next_cursor`` through GET .../{id}/<kind>."""
+    path = {"generated_examples": "examples", "messages": "messages"}[kind]
+    entries = []
+    while cursor:
+        answer = api.call("GET", f"{SESSIONS}/{session_id}/{path}?cursor={cursor}")
+        assert answer.status == 200, answer.body
+        entries += answer.body[kind]
+        cursor = answer.body["next_cursor"]
+    return entries
+
+
+def test_a_session_whose_examples_pass_lambdas_6_mb_answers_a_first_part_and_pages_the_rest(api):
+    session = api.session_with_framework()
+    sent = []
+    for batch in range(3):
+        leads = _wide_leads(9, f"W{batch}L")
+        _send_wide(api, session["id"], leads)
+        sent += leads
+    answer = api.session(session["id"])
+    assert answer.status == 200, answer.body  # the whole session would be about 9 MB
+    body = answer.body
+    assert body["example_count"] == 27
+    shown = body["generated_examples"]
+    assert 0 < len(shown) < 27 and body["generated_examples_next_cursor"]
+    examples = shown + _pages(api, session["id"], "generated_examples", body["generated_examples_next_cursor"])
+    assert [e["lead"] for e in examples] == sent
+    assert all(e["status"] == "completed" for e in examples)
+    assert body["messages_next_cursor"] is None and len(body["messages"]) == body["message_count"] == 2
+
+
+def test_a_chat_whose_messages_pass_lambdas_6_mb_answers_a_first_part_and_pages_the_rest(api):
+    session = api.create_session()
+    sent = []
+    for turn in range(26):
+        message = f"turn {turn} " + WIDE * 19_990
+        body = json.dumps({"message": message}, ensure_ascii=False).encode()
+        assert api.call("POST", f"{SESSIONS}/{session['id']}/turn", raw=body).status == 200
+        sent.append(message)
+        api.wait_idle(session["id"])
+    body = api.session(session["id"]).body
+    assert body["message_count"] == 52 and body["messages_next_cursor"]
+    messages = body["messages"] + _pages(api, session["id"], "messages", body["messages_next_cursor"])
+    assert [m["content"] for m in messages if m["role"] == "user"] == sent
+    assert len(messages) == 52
+
+
+def test_a_page_cursor_is_bound_to_its_session_and_to_the_examples_it_paged(api, api_b):
+    session = api.session_with_framework()
+    for batch in range(3):
+        _send_wide(api, session["id"], _wide_leads(9, f"X{batch}L"))
+    cursor = api.session(session["id"]).body["generated_examples_next_cursor"]
+    other = api.create_session()
+    answer = api.call("GET", f"{SESSIONS}/{other['id']}/examples?cursor={cursor}")
+    assert (answer.status, answer.body["code"]) == (400, "invalid_cursor")
+    answer = api_b.call("GET", f"{SESSIONS}/{session['id']}/examples?cursor={cursor}")
+    assert answer.status == 404  # another workspace's session does not exist for it
+    answer = api.call("GET", f"{SESSIONS}/{session['id']}/messages?cursor={cursor}")
+    assert (answer.status, answer.body["code"]) == (400, "invalid_cursor")  # an examples cursor is no messages one
+    assert api.generate(session["id"], _leads(1, "New"), isFirstBatch=True).status == 200
+    api.wait_idle(session["id"])
+    answer = api.call("GET", f"{SESSIONS}/{session['id']}/examples?cursor={cursor}")
+    assert (answer.status, answer.body["code"]) == (409, "examples_changed")  # pages of one view, or none
+    first = api.call("GET", f"{SESSIONS}/{session['id']}/examples?limit=1")
+    assert first.status == 200 and [e["lead"]["first_name"] for e in first.body["generated_examples"]] == ["New0"]
+    assert first.body["next_cursor"] is None

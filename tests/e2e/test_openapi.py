@@ -19,11 +19,15 @@ CONTRACT_ROUTES = {
     f"{SESSION}/generate-examples": {"post"},
     "/api/runs/{run_id}": {"get"},
     "/api/runs/{run_id}/cancel": {"post"},  # issue 13: run control
+    f"{SESSION}/messages": {"get"},  # a session's lists past Lambda's 6 MB answer, page by page
+    f"{SESSION}/examples": {"get"},
 }
 SESSION_FIELDS = {
     "id", "campaign_id", "node_id", "title", "messages", "skeleton", "draft_subject", "draft_body",
     "skeleton_history", "draft_history", "framework_version", "generated_examples", "task_status",
     "created_at", "updated_at",
+    # past Lambda's 6 MB answer the lists come in parts: their totals and where each continues
+    "message_count", "example_count", "messages_next_cursor", "generated_examples_next_cursor",
 }
 
 

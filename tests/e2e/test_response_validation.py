@@ -45,7 +45,8 @@ def store_on_the_session_item(stack, session_id: str, **fields) -> None:
 
 def summary_of(session: dict) -> dict:
     """A session as a list shows it: without its lists, with their counts."""
-    lists = ("messages", "generated_examples", "skeleton_history", "draft_history")
+    lists = ("messages", "generated_examples", "skeleton_history", "draft_history", "messages_next_cursor",
+             "generated_examples_next_cursor")
     return {**{k: v for k, v in session.items() if k not in lists},
             "message_count": len(session["messages"]), "example_count": len(session["generated_examples"])}
 

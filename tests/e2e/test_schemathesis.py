@@ -32,6 +32,8 @@ OPERATIONS = {
     ("POST", f"{SESSION}/generate-examples"),
     ("GET", "/api/runs/{run_id}"),
     ("POST", "/api/runs/{run_id}/cancel"),
+    ("GET", f"{SESSION}/messages"),
+    ("GET", f"{SESSION}/examples"),
 }
 
 

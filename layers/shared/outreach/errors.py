@@ -107,6 +107,15 @@ class InvalidCursor(BadRequest):
         super().__init__("The cursor is not one this list gave out: start again without it.")
 
 
+class ExamplesChanged(Conflict):
+    code = "examples_changed"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The session's examples changed since this cursor was given out (a run ended): read the session again."
+        )
+
+
 class ClaimLost(Exception):
     """A run tried to write a session it no longer holds (expired, reclaimed or deleted)."""
 

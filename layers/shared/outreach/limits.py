@@ -21,11 +21,23 @@ HISTORY_LIMIT = 20  # and at most this many entries in each history
 LIST_PAGE_DEFAULT = 50
 LIST_PAGE_MAX = 100
 LIST_PAGE_BYTES = 4_000_000  # a list page stops early past this, well under Lambda's 6 MB response
+# A session answer (and a page of its messages or examples) carries at most this much of its two lists,
+# counted as Lambda counts its answer: JSON escapes, then the body escaped again as a string. The rest of
+# the session (histories, drafts, skeleton) stays within the ~1.7 MB left under Lambda's 6 MB response.
+SESSION_LISTS_BYTES = 4_500_000
+PAGE_DEFAULT = 100  # messages or examples per page of GET .../{id}/messages or .../{id}/examples
 CHAT_WINDOW_CHARS = 24_000  # chat history a prompt carries: the most recent whole turns within this
 
 
 def stored_size(value: Any) -> int:
     return len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode())
+
+
+def answer_size(value: Any) -> int:
+    """Bytes ``value`` adds to a Lambda answer: its JSON (ASCII escapes, as the API writes it), whose quotes and
+    backslashes are escaped once more where the body sits as a string in Lambda's response."""
+    text = json.dumps(value, separators=(",", ":"))
+    return len(text) + text.count('"') + text.count("\\") + 1
 
 
 def newest_within(entries: list, budget: int, count: int = HISTORY_LIMIT) -> list:

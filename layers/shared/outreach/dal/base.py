@@ -33,6 +33,11 @@ def version_of(entry: str) -> str:
     return entry.rsplit("#", 1)[0]
 
 
+def manifest_version(manifest: list[str]) -> str:
+    """A short fingerprint of a manifest: equal while the session shows the same examples in the same order."""
+    return hashlib.sha256("\n".join(manifest).encode()).hexdigest()[:16]
+
+
 class SessionStore(Protocol):
     """Sessions and their item collections (messages, examples), always scoped to a workspace:
     another workspace's session reads as absent."""
@@ -52,6 +57,12 @@ class SessionStore(Protocol):
 
     def get_session_messages(self, workspace_id: str, session_id: str) -> list[dict[str, Any]]:
         """The whole chat, oldest first (a lead's review reads it), without the examples."""
+
+    def get_messages(self, session_id: str, start: int, stop: int) -> list[dict[str, Any]]:
+        """Messages ``start`` to ``stop - 1`` (numbered from 0), oldest first: a page of the chat."""
+
+    def get_examples(self, session_id: str, versions: list[str]) -> list[dict[str, Any]] | None:
+        """The example versions a manifest names, in that order; None when one is gone (the manifest moved on)."""
 
     def update_session(
         self,

@@ -304,6 +304,24 @@ class DynamoDBStore:
         return self.recent_messages(session_id, int(session.get("message_count") or 0), 10**9) if session else []
 
     @_throttling_is_transient
+    def get_messages(self, session_id: str, start: int, stop: int) -> list[dict[str, Any]]:
+        """Messages ``start`` to ``stop - 1`` (numbered from 0), oldest first."""
+        if stop <= start:
+            return []
+        span = Key("sk").between(message_sk(start), message_sk(stop - 1))
+        query = self._query(KeyConditionExpression=Key("pk").eq(f"S#{session_id}") & span, ConsistentRead=True)
+        return [_message_view(item) for item in query]
+
+    @_throttling_is_transient
+    def get_examples(self, session_id: str, versions: list[str]) -> list[dict[str, Any]] | None:
+        """The example versions named, in that order; None when one is gone (a newer manifest replaced it)."""
+        keys = [{"pk": f"S#{session_id}", "sk": EXAMPLE_PREFIX + v} for v in dict.fromkeys(versions)]
+        found = {item["sk"]: item for item in self._batch_get(keys)}
+        if len(found) < len(keys):
+            return None
+        return [_example_view(found[EXAMPLE_PREFIX + v]) for v in versions]
+
+    @_throttling_is_transient
     def list_sessions(
         self, workspace_id: str, campaign_id: str, *, limit: int, start_key: dict[str, str] | None
     ) -> tuple[list[dict[str, Any]], dict[str, str] | None]:

@@ -19,6 +19,7 @@ from outreach.limits import (
     newest_within,
     stored_size,
 )
+from outreach.logic.session_pages import fit_session
 from outreach.models.requests import CreateSessionRequest, UpdateSessionRequest
 
 _DEFAULTS: dict[str, Any] = {
@@ -83,14 +84,15 @@ def create_session(store: SessionStore, workspace_id: str, request: CreateSessio
         "updated_at": now,
     }
     store.create_session(workspace_id, session)
-    return session_view(session)
+    return fit_session(session_view(session), [])
 
 
 def get_session(store: SessionStore, workspace_id: str, session_id: str) -> dict[str, Any]:
+    """The session, its lists cut to what one answer can carry (logic/session_pages.py)."""
     item = store.read_session(workspace_id, session_id)
     if item is None:
         raise SessionNotFound()
-    return session_view(item)
+    return fit_session(session_view(item), item.get("example_manifest") or [])
 
 
 # ------------------------------------------------------------------ paging

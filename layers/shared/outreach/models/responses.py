@@ -130,6 +130,19 @@ class Session(Answer):
     )
     created_at: Timestamp
     updated_at: Timestamp
+    message_count: int = Field(ge=0, le=MAX_MESSAGES, description="How many messages the session holds.")
+    example_count: int = Field(ge=0, le=MAX_EXAMPLES, description="How many examples the session holds.")
+    messages_next_cursor: str | None = Field(
+        description=(
+            "null when `messages` holds them all. Else the answer would pass the 6 MB an answer may carry: "
+            "`messages` holds the first ones and this continues them: GET .../{id}/messages?cursor=…"
+        )
+    )
+    generated_examples_next_cursor: str | None = Field(
+        description=(
+            "null when `generated_examples` holds them all; else it continues them: GET .../{id}/examples?cursor=…"
+        )
+    )
 
 
 class SessionSummary(Answer):
@@ -154,6 +167,16 @@ class SessionPage(Answer):
     sessions: list[SessionSummary] = Field(
         description="A page of the caller's sessions of that campaign, by created_at."
     )
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")
+
+
+class MessagePage(Answer):
+    messages: list[Message] = Field(description="The next messages, oldest first.")
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")
+
+
+class ExamplePage(Answer):
+    generated_examples: list[Example] = Field(description="The next examples, in the session's order.")
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")
 
 

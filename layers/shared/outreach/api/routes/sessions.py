@@ -12,11 +12,11 @@ from outreach import runtime
 from outreach.api.documentation import API_KEY, BODY_ERRORS, SESSION_ERRORS, SESSIONS, SessionId, responses
 from outreach.api.errors import answer, campaign_id_required
 from outreach.config import settings
-from outreach.limits import LIST_PAGE_DEFAULT, LIST_PAGE_MAX
-from outreach.logic import sessions
+from outreach.limits import LIST_PAGE_DEFAULT, LIST_PAGE_MAX, MAX_EXAMPLES, MAX_MESSAGES, PAGE_DEFAULT
+from outreach.logic import session_pages, sessions
 from outreach.logic.auth import service_secret
 from outreach.models.requests import CreateSessionRequest, UpdateSessionRequest
-from outreach.models.responses import Deleted, Session, SessionPage
+from outreach.models.responses import Deleted, ExamplePage, MessagePage, Session, SessionPage
 from outreach.models.text import NON_BLANK
 
 router = APIGatewayHttpRouter()
@@ -88,6 +88,58 @@ def list_sessions(
 )
 def get_session(session_id: SessionId) -> Response[Session]:
     return answer(200, sessions.get_session(runtime.store(), workspace(), session_id))
+
+
+PAGE_CURSOR = Query(max_length=2048, description="The session's or the last page's cursor; omit to start at the top.")
+
+
+@router.get(
+    f"{SESSIONS}/<session_id>/messages",
+    summary="Page through a session's messages",
+    description=(
+        "The chat, oldest first, a page at a time: for a session whose answer carries only the first messages "
+        "(`messages_next_cursor`), or to read a long chat in parts. A page also ends early where the 6 MB an "
+        "answer may carry would be passed."
+    ),
+    operation_id="listSessionMessages",
+    tags=["sessions"],
+    security=[{API_KEY: []}],
+    responses=responses(200, MessagePage, "A page of messages.", {
+        **SESSION_ERRORS, 400: "A bad session id (validation_error), or a cursor this session's messages did "
+        "not give out (invalid_cursor)."}),
+)
+def list_messages(
+    session_id: SessionId,
+    limit: Annotated[int, Query(ge=1, le=MAX_MESSAGES, description="Messages per page.")] = PAGE_DEFAULT,
+    cursor: Annotated[str | None, PAGE_CURSOR] = None,
+) -> Response[MessagePage]:
+    page = session_pages.messages_page(runtime.store(), workspace(), session_id, limit=limit, cursor=cursor or None)
+    return answer(200, page)
+
+
+@router.get(
+    f"{SESSIONS}/<session_id>/examples",
+    summary="Page through a session's examples",
+    description=(
+        "The generated examples in the session's order, a page at a time: for a session whose answer carries "
+        "only the first ones (`generated_examples_next_cursor`). A cursor pages one set of examples: once a run "
+        "has changed them it is 409 examples_changed (read the session again)."
+    ),
+    operation_id="listSessionExamples",
+    tags=["sessions"],
+    security=[{API_KEY: []}],
+    responses=responses(200, ExamplePage, "A page of examples.", {
+        **SESSION_ERRORS, 400: "A bad session id (validation_error), or a cursor this session's examples did "
+        "not give out (invalid_cursor).",
+        409: "A run changed the examples since the cursor was given out (examples_changed)."}),
+)
+def list_examples(
+    session_id: SessionId,
+    limit: Annotated[int, Query(ge=1, le=MAX_EXAMPLES, description="Examples per page.")] = PAGE_DEFAULT,
+    cursor: Annotated[str | None, PAGE_CURSOR] = None,
+) -> Response[ExamplePage]:
+    page = session_pages.examples_page(runtime.store(), workspace(), session_id, limit=limit, cursor=cursor or None)
+    return answer(200, page)
 
 
 @router.patch(
