@@ -467,7 +467,7 @@ class DynamoDBStore:
             ScanIndexForward=False,
             ConsistentRead=True,
         ):
-            newest_first.append(_entity(MessageItem, _message_view(item)))
+            newest_first.append(MessageItem.model_validate(_message_view(item)))
             used += len(item.get("content") or "")
             if used > max_chars:
                 break
