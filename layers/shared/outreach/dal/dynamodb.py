@@ -341,7 +341,7 @@ class DynamoDBStore:
         """Where a listing of the session's campaign continues after it: its index key."""
         return {
             **session_key(session.id),
-            **_campaign_keys(str(session.workspace_id), session.campaign_id, session.created_at, session.id),
+            **_campaign_keys(session.workspace_id, session.campaign_id, session.created_at, session.id),
         }
 
     @_throttling_is_transient

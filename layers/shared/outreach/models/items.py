@@ -39,7 +39,7 @@ class SessionItem(_Item):
     updated_at: str
     # The store's own: whose it is, how many messages it holds, which example versions it shows, in order
     # (dal/dynamodb.py), and the claim of the run that holds it (absent while free).
-    workspace_id: str | None = None
+    workspace_id: str
     message_count: int = Field(default=0, ge=0)
     example_manifest: list[str] = Field(default_factory=list)
     task_status: TaskStatus | None = None
