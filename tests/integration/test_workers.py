@@ -42,12 +42,12 @@ def test_generate_lead_records_the_email_once(store, writer, make_session, make_
     out = workers.generate_lead(store, writer, run_id, 0)
     assert (out["index"], out["status"]) == (0, "completed")
     lead = store.get_lead(run_id, 0)
-    assert out["usage"] == lead.usage and out["latency_ms"] == lead.latency_ms >= 0
+    assert out["usage"] == lead.usage.model_dump() and out["latency_ms"] == lead.latency_ms >= 0
     assert lead.status == "completed"
     assert lead.subject == "A quick idea for Acme"
     assert lead.body.startswith("Hi Ann,") and "as CTO at Acme" in lead.body
     assert lead.error is None and lead.model == writer.model
-    assert lead.usage["input_tokens"] > 0 and lead.usage["output_tokens"] > 0
+    assert lead.usage.input_tokens > 0 and lead.usage.output_tokens > 0
     assert ISO.match(lead.finished_at)
     assert 0 < lead.shared_prefix_chars < lead.prompt_chars
     # only this lead: the other one is still waiting
@@ -170,11 +170,11 @@ def test_aggregate_merges_results_in_order_and_frees_the_session(store, writer, 
 
     run = store.get_run(run_id)
     assert run.status == "COMPLETED" and ISO.match(run.finished_at)
-    assert run.progress == {"total": 3, "completed": 2, "failed": 1}
+    assert run.progress.model_dump() == {"total": 3, "completed": 2, "failed": 1}
     leads = store.get_run_leads(run_id)
     for name in ("input_tokens", "cached_input_tokens", "output_tokens"):
-        assert run.usage[name] == sum(int((lead.usage or {}).get(name, 0)) for lead in leads)
-    assert run.usage["input_tokens"] > 0
+        assert getattr(run.usage, name) == sum(getattr(lead.usage, name) for lead in leads if lead.usage)
+    assert run.usage.input_tokens > 0
 
 
 def test_aggregate_marks_unfinished_leads_failed(store, writer, make_session, make_generate_run):
@@ -185,7 +185,7 @@ def test_aggregate_marks_unfinished_leads_failed(store, writer, make_session, ma
     examples = store.read_session(WS_A, session.id).generated_examples
     assert [e.status for e in examples] == ["completed", "failed"]
     assert examples[1].error
-    assert store.get_run(run_id).progress == {"total": 2, "completed": 1, "failed": 1}
+    assert store.get_run(run_id).progress.model_dump() == {"total": 2, "completed": 1, "failed": 1}
 
 
 def test_aggregate_twice_changes_nothing(store, writer, make_session, make_generate_run):
@@ -239,7 +239,7 @@ def test_append_then_rerun_keeps_order_and_replaces_in_place(store, writer, make
     workers.aggregate(store, third)
     examples = store.read_session(WS_A, session.id).generated_examples
     assert (examples[0].run_id, examples[0].status) == (first, "completed")
-    assert store.get_run(third).progress == {"total": 1, "completed": 0, "failed": 1}
+    assert store.get_run(third).progress.model_dump() == {"total": 1, "completed": 0, "failed": 1}
 
     fourth = make_generate_run(session, [CY], first_batch=True)
     run_all(store, writer, fourth, 1)
@@ -261,7 +261,7 @@ def test_aggregate_of_an_overtaken_run_writes_nothing(store, writer, make_sessio
     assert item.task_run_id == newer and item.task_status == "generating_examples"
     run = store.get_run(old)
     assert run.status == "FAILED" and run.error == workers.CLAIM_LOST
-    assert run.progress == {"total": 1, "completed": 1, "failed": 0}
+    assert run.progress.model_dump() == {"total": 1, "completed": 1, "failed": 0}
 
 
 def test_aggregate_of_a_deleted_session_does_not_recreate_it(store, stack, writer, make_session, make_generate_run):
@@ -324,7 +324,7 @@ def test_chat_turn_sets_the_framework_and_leaves_the_rest(store, writer, make_se
     assert view["title"] == "Payroll push" and view["generated_examples"] == [e.model_dump() for e in examples]
     assert view["task_status"] is None and is_free(store, session.id)
     run = store.get_run(run_id)
-    assert run.status == "COMPLETED" and run.usage["input_tokens"] > 0
+    assert run.status == "COMPLETED" and run.usage.input_tokens > 0
 
 
 def test_second_chat_turn_keeps_history(store, writer, make_session, make_chat_run):

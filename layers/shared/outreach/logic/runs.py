@@ -24,7 +24,7 @@ from outreach.logic.auth import issue_run_token
 from outreach.logic.leads import lead_id
 from outreach.logic.review import roster
 from outreach.logic.webhook_urls import resolve_webhook_url
-from outreach.models.items import LeadItem, RunItem, SessionItem
+from outreach.models.items import LeadItem, RunItem, SessionItem, TokenUsage
 from outreach.models.requests import ChatTurnRequest, GenerateExamplesRequest, WebhookTarget
 
 logger = Logger(service=SERVICE_NAME, child=True)
@@ -261,24 +261,28 @@ def example_from(lead_item: LeadItem, run: RunItem) -> dict[str, Any]:
         "run_id": run.id,
         "framework_version": run.context.framework_version,
         "created_at": lead_item.finished_at or run.created_at,
-        "review": lead_item.review if lead_item.status == "completed" else None,
+        "review": (
+            lead_item.review.model_dump(exclude_unset=True)
+            if lead_item.status == "completed" and lead_item.review is not None
+            else None
+        ),
     }
 
 
 def tally(leads: list[LeadItem]) -> tuple[dict[str, int], dict[str, int]]:
     progress = {"total": len(leads), "completed": 0, "failed": 0}
-    usage = {"input_tokens": 0, "cached_input_tokens": 0, "output_tokens": 0}
+    usage = TokenUsage()
     for lead in leads:
         if lead.status in ("completed", "failed"):
             progress[lead.status] += 1
-        for name in usage:
-            usage[name] += int((lead.usage or {}).get(name, 0))
-    return progress, usage
+        if lead.usage is not None:
+            usage += lead.usage
+    return progress, usage.model_dump()
 
 
 def review_tally(leads: list[LeadItem]) -> dict[str, int]:
     """How many finished emails can be trusted as written, and how many a rep should read first."""
-    verdicts = [(lead.review or {}).get("verdict") for lead in leads if lead.status == "completed"]
+    verdicts = [lead.review.verdict for lead in leads if lead.status == "completed" and lead.review is not None]
     return {"ok": verdicts.count("ok"), "needs_review": verdicts.count("needs_review")}
 
 
@@ -319,7 +323,7 @@ def run_view(store: RunStore, run: RunItem) -> dict[str, Any]:
         progress, usage = tally(leads)
         finished = progress["completed"] + progress["failed"]
         if run.status in FINAL_STATUSES and run.progress:
-            progress = run.progress  # the aggregate's count: leads that never finished count as failed
+            progress = run.progress.model_dump(exclude_unset=True)  # the aggregate's: unfinished leads failed
         view["status"] = shown_status(run, finished)
         view["examples"] = [example_from(lead, run) for lead in leads if lead.status in FINISHED_LEAD]
         view["review"] = review_tally(leads)
@@ -329,7 +333,7 @@ def run_view(store: RunStore, run: RunItem) -> dict[str, Any]:
             "completed": int(run.status == "COMPLETED"),
             "failed": int(run.status == "FAILED"),
         }
-        usage = run.usage or {"input_tokens": 0, "cached_input_tokens": 0, "output_tokens": 0}
+        usage = run.usage.model_dump(exclude_unset=True) if run.usage is not None else TokenUsage().model_dump()
     examples = view.pop("examples", None)
     review = view.pop("review", {"ok": 0, "needs_review": 0})
     view["version"] = run_version(run, finished)

@@ -47,6 +47,37 @@ class SessionItem(_Item):
     task_expires_at: int | None = None
 
 
+class TokenUsage(_Item):
+    """LLM tokens: of one lead's calls, or summed over a run."""
+
+    input_tokens: int = Field(default=0, ge=0)
+    cached_input_tokens: int = Field(default=0, ge=0)
+    output_tokens: int = Field(default=0, ge=0)
+
+    def __add__(self, other: TokenUsage) -> TokenUsage:
+        return TokenUsage(
+            input_tokens=self.input_tokens + other.input_tokens,
+            cached_input_tokens=self.cached_input_tokens + other.cached_input_tokens,
+            output_tokens=self.output_tokens + other.output_tokens,
+        )
+
+
+class ReviewFlag(_Item):
+    """One check that fired on an email (outreach.review)."""
+
+    check: str
+    detail: str
+    evidence: list[str]
+
+
+class EmailReview(_Item):
+    """An email's review (outreach.review): the verdict, the checks that fired, the model calls behind it."""
+
+    verdict: Literal["ok", "needs_review"]
+    flags: list[ReviewFlag]
+    attempts: int = Field(ge=1)
+
+
 class MessageItem(_Item):
     """``S#<id>`` / ``MSG#<n>``: one chat message."""
 
@@ -67,7 +98,7 @@ class ExampleItem(_Item):
     run_id: str
     framework_version: int = Field(ge=0)
     created_at: str | None
-    review: dict[str, Any] | None = None  # the checks' verdict (outreach.review); None when the lead failed
+    review: EmailReview | None = None  # None when the lead failed
 
 
 class SessionDetail(SessionItem):
@@ -107,6 +138,12 @@ class RunWebhook(_Item):
     url: str
 
 
+class RunProgress(_Item):
+    total: int = Field(ge=0)
+    completed: int = Field(ge=0)
+    failed: int = Field(ge=0)
+
+
 class RunItem(_Item):
     """``R#<id>`` / ``RUN``: a run and the input context its workers need, then how it ended."""
 
@@ -126,8 +163,8 @@ class RunItem(_Item):
     started_at: str | None = None
     finished_at: str | None = None
     error: str | None = None
-    progress: dict[str, int] | None = None  # {total, completed, failed}
-    usage: dict[str, int] | None = None  # {input_tokens, cached_input_tokens, output_tokens}
+    progress: RunProgress | None = None  # a generate run's, as its aggregate or failure path counted it
+    usage: TokenUsage | None = None
 
 
 class LeadItem(_Item):
@@ -141,8 +178,8 @@ class LeadItem(_Item):
     subject: str | None = None
     body: str | None = None
     error: str | None = None
-    review: dict[str, Any] | None = None
-    usage: dict[str, int] | None = None
+    review: EmailReview | None = None
+    usage: TokenUsage | None = None
     model: str | None = None
     prompt_chars: int | None = None
     shared_prefix_chars: int | None = None
