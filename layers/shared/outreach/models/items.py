@@ -3,7 +3,7 @@
 One place to read what each item holds, typed as it is stored. The store adds and strips its own key attributes
 (pk, sk, gsi1pk, gsi1sk); everything else an item holds is declared here, including what the store and the
 workers add over an item's life (a run's status and finish, a lead's result). Unknown attributes are kept
-(``extra="allow"``) so that an item written by another version still reads and shows as before; nothing here
+(``extra="allow"``) so that an item written by another version still reads and shows as before; logic/ never
 reads them.
 """
 
