@@ -16,6 +16,7 @@ from outreach.dal.dynamodb import run_key
 from outreach.llm.offline import OfflineWriter
 from outreach.logic import runs, sessions
 from outreach.logic.auth import service_secret
+from outreach.models.items import SessionItem
 from outreach.models.requests import ChatTurnRequest, CreateSessionRequest, GenerateExamplesRequest
 
 WS_A, WS_B = "ws_a", "ws_b"
@@ -67,7 +68,8 @@ def raw_session(stack, session_id: str) -> dict | None:
 def make_session(store):
     """A new session of a workspace, optionally with a framework (skeleton and draft), as the API creates it."""
 
-    def make(workspace: str = WS_A, *, framework: bool = True, title: str | None = "Q3 outbound", **fields) -> dict:
+    def make(workspace: str = WS_A, *, framework: bool = True, title: str | None = "Q3 outbound",
+             **fields) -> SessionItem:
         session = sessions.create_session(
             store, workspace, CreateSessionRequest(campaign_id="camp-1", node_id="node-1", title=title)
         )
@@ -75,7 +77,8 @@ def make_session(store):
             fields = {"skeleton": SKELETON, "draft_subject": DRAFT_SUBJECT, "draft_body": DRAFT_BODY,
                       "framework_version": 1, **fields}
         if fields:
-            updated = store.update_session(workspace, session["id"], fields, expected_updated_at=session["updated_at"])
+            updated = store.update_session(workspace, session["id"], fields,
+                                           expected_updated_at=session["updated_at"])
             assert updated is not None
             return updated
         return store.get_session(workspace, session["id"])
@@ -85,11 +88,11 @@ def make_session(store):
 
 @pytest.fixture
 def claim(store):
-    def do(session: dict, workspace: str = WS_A, *, task_status: str = "generating_examples", run_id: str | None = None,
-           now: int | None = None, ttl: int = 900, require_skeleton: bool = True) -> str:
+    def do(session: SessionItem, workspace: str = WS_A, *, task_status: str = "generating_examples",
+           run_id: str | None = None, now: int | None = None, ttl: int = 900, require_skeleton: bool = True) -> str:
         run_id = run_id or new_run_id()
         now = now_epoch() if now is None else now
-        store.claim_session(workspace, session["id"], task_status=task_status, run_id=run_id, now=now,
+        store.claim_session(workspace, session.id, task_status=task_status, run_id=run_id, now=now,
                             expires_at=now + ttl, require_skeleton=require_skeleton)
         return run_id
 
@@ -132,14 +135,14 @@ def _at(now: int | None):
 def make_generate_run(store, dispatch):
     """A generate run dispatched as the API does it (runs.dispatch_generate): claim, run record, lead items."""
 
-    def make(session: dict, leads: list[dict], *, workspace: str = WS_A, first_batch: bool = False,
+    def make(session: SessionItem, leads: list[dict], *, workspace: str = WS_A, first_batch: bool = False,
              sequence_context: dict | None = None, now: int | None = None, with_roster: bool = True) -> str:
         body = {"leads": leads, "isFirstBatch": first_batch}
         if sequence_context is not None:
             body["sequenceContext"] = sequence_context
         with _at(now):
             out = runs.dispatch_generate(store, dispatch.sfn, dispatch.settings, dispatch.secret, workspace,
-                                         session["id"], GenerateExamplesRequest.model_validate(body))
+                                         session.id, GenerateExamplesRequest.model_validate(body))
         if not with_roster:  # a run dispatched before runs carried a roster
             dispatch.dynamodb.update_item(TableName=dispatch.table_name, Key=to_key(run_key(out["runId"])),
                                           UpdateExpression="REMOVE roster")
@@ -152,14 +155,14 @@ def make_generate_run(store, dispatch):
 def make_chat_run(store, dispatch):
     """A chat-turn run dispatched as the API does it (runs.dispatch_chat_turn)."""
 
-    def make(session: dict, message: str, *, workspace: str = WS_A, available: list[str] | None = None) -> str:
+    def make(session: SessionItem, message: str, *, workspace: str = WS_A, available: list[str] | None = None) -> str:
         body = {
             "message": message,
             "availableVarNames": available if available is not None else ["first_name", "company"],
             "sampleLeads": [{"first_name": "Ann", "company": "Acme"}],
         }
         out = runs.dispatch_chat_turn(store, dispatch.sfn, dispatch.settings, dispatch.secret, workspace,
-                                      session["id"], ChatTurnRequest.model_validate(body))
+                                      session.id, ChatTurnRequest.model_validate(body))
         return out["runId"]
 
     return make

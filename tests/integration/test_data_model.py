@@ -89,7 +89,7 @@ def test_forty_chat_turns_of_5000_characters_all_complete_with_a_bounded_prompt(
     sent = [f"Turn {n}: " + "x" * 4990 for n in range(40)]
     for message in sent:
         chat(store, writer, make_chat_run, session, message)
-    view = sessions.get_session(store, WS_A, session["id"])
+    view = sessions.get_session(store, WS_A, session.id)
     assert len(view["messages"]) == 80
     assert [m["content"] for m in view["messages"][0::2]] == sent
     assert all(m["role"] == "assistant" for m in view["messages"][1::2])
@@ -105,9 +105,9 @@ def test_a_rerun_replaces_in_place_and_its_old_version_is_deleted(store, stack, 
     leads = [{"first_name": f"L{i}", "company": "Acme"} for i in range(3)]
     first = top_up(store, writer, make_generate_run, session, leads, first_batch=True)
     second = top_up(store, writer, make_generate_run, session, [leads[1]])
-    examples = sessions.get_session(store, WS_A, session["id"])["generated_examples"]
+    examples = sessions.get_session(store, WS_A, session.id)["generated_examples"]
     assert [(e["lead"], e["run_id"]) for e in examples] == [(leads[0], first), (leads[1], second), (leads[2], first)]
-    versions = [i["sk"]["S"] for i in collection(stack, session["id"]) if i["sk"]["S"].startswith("EX#")]
+    versions = [i["sk"]["S"] for i in collection(stack, session.id) if i["sk"]["S"].startswith("EX#")]
     assert len(versions) == 3 and sum(v.endswith(second) for v in versions) == 1
 
 
@@ -121,10 +121,10 @@ def test_versions_of_a_run_that_lost_its_claim_are_never_shown_and_get_swept(
     newer = top_up(store, writer, make_generate_run, session, [{"first_name": "Bo", "company": "Initech"}],
                    first_batch=True)
     assert workers.aggregate(store, old)["status"] == "FAILED"
-    examples = sessions.get_session(store, WS_A, session["id"])["generated_examples"]
+    examples = sessions.get_session(store, WS_A, session.id)["generated_examples"]
     assert [e["run_id"] for e in examples] == [newer]
     top_up(store, writer, make_generate_run, session, [{"first_name": "Cy", "company": "Globex"}])
-    versions = [i["sk"]["S"] for i in collection(stack, session["id"]) if i["sk"]["S"].startswith("EX#")]
+    versions = [i["sk"]["S"] for i in collection(stack, session.id) if i["sk"]["S"].startswith("EX#")]
     assert not [v for v in versions if v.endswith(old)] and len(versions) == 2
 
 
@@ -136,23 +136,23 @@ def test_a_top_up_past_the_example_limit_is_422_and_claims_nothing(store, writer
     top_up(store, writer, make_generate_run, session, leads, first_batch=True)
     request = GenerateExamplesRequest.model_validate({"leads": [{"first_name": "One", "company": "More"}]})
     with pytest.raises(TooManyExamples) as info:
-        runs.dispatch_generate(store, RefusingSfn(), SETTINGS, SECRET, WS_A, session["id"], request)
+        runs.dispatch_generate(store, RefusingSfn(), SETTINGS, SECRET, WS_A, session.id, request)
     assert (info.value.status, info.value.code) == (422, "too_many_examples")
-    assert "task_status" not in store.get_session(WS_A, session["id"])
+    assert "task_status" not in store.get_session(WS_A, session.id).model_fields_set
     # Leads already present, or a first batch, still fit.
-    runs._check_generate(store, WS_A, session["id"], GenerateExamplesRequest.model_validate({"leads": leads[:2]}))
+    runs._check_generate(store, WS_A, session.id, GenerateExamplesRequest.model_validate({"leads": leads[:2]}))
     fresh = GenerateExamplesRequest.model_validate({"leads": [{"first_name": "X"}], "isFirstBatch": True})
-    runs._check_generate(store, WS_A, session["id"], fresh)
+    runs._check_generate(store, WS_A, session.id, fresh)
     # At the commit too: a run that got past dispatch (the limit checked there is the real one) but would pass
     # the limit fails with its reason and leaves the examples as they were.
     monkeypatch.undo()
     monkeypatch.setattr(workers, "MAX_EXAMPLES", 5)
-    before = sessions.get_session(store, WS_A, session["id"])["generated_examples"]
+    before = sessions.get_session(store, WS_A, session.id)["generated_examples"]
     run_id = make_generate_run(session, [{"first_name": "One", "company": "More"}])
     workers.generate_lead(store, writer, run_id, 0)
     assert workers.aggregate(store, run_id)["status"] == "FAILED"
-    assert "more than 5 examples" in store.get_run(run_id)["error"]
-    after = sessions.get_session(store, WS_A, session["id"])
+    assert "more than 5 examples" in store.get_run(run_id).error
+    after = sessions.get_session(store, WS_A, session.id)
     assert after["generated_examples"] == before and after["task_status"] is None
 
 
@@ -164,27 +164,27 @@ def test_a_full_chat_is_422_too_many_messages_and_claims_nothing(store, writer, 
         chat(store, writer, make_chat_run, session, f"short turn {n}")
     request = ChatTurnRequest.model_validate({"message": "one more"})
     with pytest.raises(TooManyMessages) as info:
-        runs.dispatch_chat_turn(store, RefusingSfn(), SETTINGS, SECRET, WS_A, session["id"], request)
+        runs.dispatch_chat_turn(store, RefusingSfn(), SETTINGS, SECRET, WS_A, session.id, request)
     assert (info.value.status, info.value.code) == (422, "too_many_messages")
-    item = store.get_session(WS_A, session["id"])
-    assert "task_status" not in item and item["message_count"] == 6
+    item = store.get_session(WS_A, session.id)
+    assert "task_status" not in item.model_fields_set and item.message_count == 6
     # At the commit too: a turn that got past dispatch (the limit checked there is the real one) fails with its
     # reason and writes no message.
     monkeypatch.undo()
     monkeypatch.setattr(workers, "MAX_MESSAGES", 6)
     run_id = make_chat_run(session, "one more")
     assert workers.chat_turn(store, writer, run_id)["status"] == "FAILED"
-    assert "limit of 6 messages" in store.get_run(run_id)["error"]
-    assert len(sessions.get_session(store, WS_A, session["id"])["messages"]) == 6
+    assert "limit of 6 messages" in store.get_run(run_id).error
+    assert len(sessions.get_session(store, WS_A, session.id)["messages"]) == 6
 
 
 def test_delete_removes_the_whole_collection(store, stack, writer, make_session, make_generate_run, make_chat_run):
     session = make_session()
     top_up(store, writer, make_generate_run, session, [{"first_name": "Ann"}], first_batch=True)
     chat(store, writer, make_chat_run, session, "Make it shorter.")
-    assert len(collection(stack, session["id"])) == 4
-    sessions.delete_session(store, WS_A, session["id"])
-    assert collection(stack, session["id"]) == []
+    assert len(collection(stack, session.id)) == 4
+    sessions.delete_session(store, WS_A, session.id)
+    assert collection(stack, session.id) == []
 
 
 # -------------------------------------------------------------------- sizes
@@ -195,10 +195,10 @@ def test_prior_nodes_that_would_not_fit_the_run_are_422_naming_the_field(store, 
     for request, dispatch in ((GenerateExamplesRequest.model_validate(body), runs.dispatch_generate),
                               (ChatTurnRequest.model_validate({**body, "message": "hi"}), runs.dispatch_chat_turn)):
         with pytest.raises(TooLarge) as info:
-            dispatch(store, RefusingSfn(), SETTINGS, SECRET, WS_A, session["id"], request)
+            dispatch(store, RefusingSfn(), SETTINGS, SECRET, WS_A, session.id, request)
         assert info.value.status == 422
         assert info.value.details[0]["loc"] == ["body", "sequenceContext", "prior_nodes"]
-        assert "task_status" not in store.get_session(WS_A, session["id"])
+        assert "task_status" not in store.get_session(WS_A, session.id).model_fields_set
 
 
 def test_a_lead_too_large_to_store_is_422_naming_it(store, make_session):
@@ -206,7 +206,7 @@ def test_a_lead_too_large_to_store_is_422_naming_it(store, make_session):
     huge = {"first_name": "Ann", "custom_fields": {f"f{i}": "😀" * 2000 for i in range(50)}}
     request = GenerateExamplesRequest.model_validate({"leads": [{"first_name": "Bo"}, huge]})
     with pytest.raises(TooLarge) as info:
-        runs.dispatch_generate(store, RefusingSfn(), SETTINGS, SECRET, WS_A, session["id"], request)
+        runs.dispatch_generate(store, RefusingSfn(), SETTINGS, SECRET, WS_A, session.id, request)
     assert info.value.details[0]["loc"] == ["body", "leads", "1"]
 
 
@@ -214,7 +214,7 @@ def test_twenty_five_full_drafts_keep_the_session_item_storable(store, make_sess
     session = make_session()
     for n in range(25):
         body = f"{n} " + "é" * 19_990
-        view = sessions.update_session(store, WS_A, session["id"], UpdateSessionRequest(draft_body=body))
+        view = sessions.update_session(store, WS_A, session.id, UpdateSessionRequest(draft_body=body))
         assert view["draft_body"] == body
     assert 0 < len(view["draft_history"]) < 25  # the oldest drafts give way
 
@@ -225,21 +225,21 @@ def test_a_draft_edit_during_a_chat_turn_is_409_but_the_title_may_change(store, 
     session = make_session(framework=False)
     run_id = make_chat_run(session, "We sell payroll software.")
     with pytest.raises(SessionBusy):
-        sessions.update_session(store, WS_A, session["id"], UpdateSessionRequest(draft_body="mine"))
-    assert sessions.update_session(store, WS_A, session["id"], UpdateSessionRequest(title="New"))["title"] == "New"
+        sessions.update_session(store, WS_A, session.id, UpdateSessionRequest(draft_body="mine"))
+    assert sessions.update_session(store, WS_A, session.id, UpdateSessionRequest(title="New"))["title"] == "New"
     workers.chat_turn(store, writer, run_id)
-    view = sessions.update_session(store, WS_A, session["id"], UpdateSessionRequest(draft_body="mine"))
+    view = sessions.update_session(store, WS_A, session.id, UpdateSessionRequest(draft_body="mine"))
     assert view["draft_body"] == "mine" and view["title"] == "New"
 
 
 def test_the_draft_guard_holds_in_the_write_itself(store, make_session, claim):
     # A turn that claims between the PATCH's read and its write: the conditional write refuses.
     session = make_session()
-    seen = store.get_session(WS_A, session["id"])
+    seen = store.get_session(WS_A, session.id)
     claim(session, task_status="chat_processing", require_skeleton=False)
-    assert store.update_session(WS_A, session["id"], {"draft_body": "late"}, expected_updated_at=seen["updated_at"],
+    assert store.update_session(WS_A, session.id, {"draft_body": "late"}, expected_updated_at=seen.updated_at,
                                 unless_task="chat_processing", now=now_epoch()) is None
-    assert store.get_session(WS_A, session["id"])["draft_body"] == session["draft_body"]
+    assert store.get_session(WS_A, session.id).draft_body == session.draft_body
 
 
 # ------------------------------------------------------------------ paging
@@ -318,7 +318,7 @@ def test_a_throttled_lease_is_transient_and_pays_no_llm_call(store, make_session
     with pytest.raises(StoreThrottled):
         workers.generate_lead(store, writer, run_id, 0, llm_cap=5)
     assert rule["hits"] >= 1 and writer.email_calls == 0
-    assert store.get_lead(run_id, 0)["status"] == "pending"  # left for the state machine's retry
+    assert store.get_lead(run_id, 0).status == "pending"  # left for the state machine's retry
     rule["times"] = 0
     assert workers.generate_lead(store, writer, run_id, 0, llm_cap=5)["status"] == "completed"
     assert writer.email_calls == 1
@@ -331,7 +331,7 @@ def test_a_throttled_result_write_is_retried_without_paying_the_llm_twice(store,
     rule = throttle("UpdateItem", lambda p: _sk(p).startswith("LEAD#"), times=2)
     assert workers.generate_lead(store, writer, run_id, 0)["status"] == "completed"
     assert rule["hits"] == 2 and writer.email_calls == 1
-    assert store.get_lead(run_id, 0)["status"] == "completed"
+    assert store.get_lead(run_id, 0).status == "completed"
 
 
 def test_the_state_machine_retries_throttling_of_a_lead():
@@ -352,11 +352,11 @@ def test_five_hundred_lead_top_ups_keep_every_example_in_order(store, stack, wri
         leads = [{"first_name": f"B{batch}L{i}", "company": "Acme"} for i in range(100)]
         top_up(store, writer, make_generate_run, session, leads, first_batch=batch == 0)
         sent += leads
-    view = sessions.get_session(store, WS_A, session["id"])
+    view = sessions.get_session(store, WS_A, session.id)
     assert [e["lead"] for e in view["generated_examples"]] == sent
     assert all(e["status"] == "completed" for e in view["generated_examples"])
     # The session item holds a manifest, not the examples: it stays far below the 400 KB limit.
-    items = collection(stack, session["id"])
+    items = collection(stack, session.id)
     session_item = next(i for i in items if i["sk"]["S"] == "SESSION")
     assert item_bytes(session_item) < 60_000
     assert len([i for i in items if i["sk"]["S"].startswith("EX#")]) == 500
@@ -372,13 +372,13 @@ def test_a_session_stored_the_old_way_keeps_its_messages_and_examples(store, sta
                      "status": "completed", "error": None, "run_id": "run_" + "0" * 24, "framework_version": 1,
                      "created_at": "2025-01-01T00:00:00.000Z"} for i in range(3)]
     stack.boto.resource("dynamodb").Table(stack.table_name).update_item(
-        Key={"pk": f"S#{session['id']}", "sk": "SESSION"},
+        Key={"pk": f"S#{session.id}", "sk": "SESSION"},
         UpdateExpression="SET messages = :m, generated_examples = :e REMOVE message_count, example_manifest",
         ExpressionAttributeValues={":m": old_messages, ":e": old_examples},
     )
-    view = sessions.get_session(store, WS_A, session["id"])
+    view = sessions.get_session(store, WS_A, session.id)
     assert view["messages"] == old_messages and view["generated_examples"] == old_examples
     chat(store, writer, make_chat_run, session, "Now shorter.")
-    view = sessions.get_session(store, WS_A, session["id"])
+    view = sessions.get_session(store, WS_A, session.id)
     assert view["messages"][:2] == old_messages and len(view["messages"]) == 4
     assert view["generated_examples"] == old_examples

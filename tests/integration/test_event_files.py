@@ -14,6 +14,7 @@ import pytest
 
 from local.invoke import EVENTS, MAPPING, function_for, invoke_file
 from local.stack import LocalStack
+from outreach.models.items import SessionDetail
 from tests.waiting import wait_until
 
 SESSION_ID = "3f9b2c1e-8a4d-4e2f-9b1c-7d6e5f4a3b21"
@@ -40,12 +41,12 @@ def _store(stack):
         return runtime.store()
 
 
-def _wait_idle(stack, timeout_s: float = 60) -> dict:
+def _wait_idle(stack, timeout_s: float = 60) -> SessionDetail:
     store = _store(stack)
 
     def idle():
         session = store.read_session(WORKSPACE, SESSION_ID)
-        return session if session is not None and not session.get("task_status") else None
+        return session if session is not None and not session.task_status else None
 
     return wait_until(idle, timeout_s, "the session to be idle")
 
@@ -83,13 +84,13 @@ def test_every_event_file_runs_through_its_function(stack, monkeypatch):
     assert api("api_update_session.json", 200)["id"] == SESSION_ID
 
     api("api_chat_turn.json", 200)
-    assert _wait_idle(stack)["skeleton"], "the chat turn gave the session a framework"
+    assert _wait_idle(stack).skeleton, "the chat turn gave the session a framework"
     new_run_id = runs.new_run_id
     monkeypatch.setattr(runs, "new_run_id", lambda: RUN_ID)
     assert api("api_generate_examples.json", 200)["runId"] == RUN_ID
     monkeypatch.setattr(runs, "new_run_id", new_run_id)
-    examples = _wait_idle(stack)["generated_examples"]
-    assert [e["status"] for e in examples] == ["completed", "completed"]
+    examples = _wait_idle(stack).generated_examples
+    assert [e.status for e in examples] == ["completed", "completed"]
 
     with _env(stack):
         token = auth.issue_run_token(auth.service_secret(runs.Settings.load()), RUN_ID, 60)
@@ -104,14 +105,14 @@ def test_every_event_file_runs_through_its_function(stack, monkeypatch):
         out = invoke_file(stack, EVENTS / name)
         assert out["status"] not in ("missing", "skipped") or name.startswith("generate_lead"), (name, out)
         assert out.get("run_id", RUN_ID) == RUN_ID, (name, out)
-    assert [e["status"] for e in _wait_idle(stack)["generated_examples"]] == ["completed", "completed"]
+    assert [e.status for e in _wait_idle(stack).generated_examples] == ["completed", "completed"]
 
     # The trigger's SQS batch (one "Generate Examples Requested" event) tops the session up by one lead.
     ran.add("trigger_sqs.json")
     assert invoke_file(stack, EVENTS / "trigger_sqs.json") == {"batchItemFailures": []}
-    examples = wait_until(lambda: len(_wait_idle(stack)["generated_examples"]) == 3 and _wait_idle(stack), 60,
+    examples = wait_until(lambda: len(_wait_idle(stack).generated_examples) == 3 and _wait_idle(stack), 60,
                           "the triggered run's three examples")
-    assert [e["lead"].get("first_name") for e in examples["generated_examples"]] == ["Priya", "Marcus", "Nadia"]
+    assert [e.lead.get("first_name") for e in examples.generated_examples] == ["Priya", "Marcus", "Nadia"]
 
     # The webhook queue's batch finds the run; it asked for no webhook, so nothing is posted and nothing retried.
     ran.add("webhook_delivery_sqs.json")

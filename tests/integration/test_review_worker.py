@@ -27,7 +27,7 @@ def test_each_lead_item_carries_its_review_and_the_run_tallies_them(store, write
     outs = [workers.generate_lead(store, writer, run_id, i) for i in range(3)]
     assert [o["review"] for o in outs] == [{"verdict": "ok", "checks": [], "attempts": 1}] * 3
     for i in range(3):
-        assert store.get_lead(run_id, i)["review"] == {"verdict": "ok", "flags": [], "attempts": 1}
+        assert store.get_lead(run_id, i).review.model_dump() == {"verdict": "ok", "flags": [], "attempts": 1}
     view = run_view(store, store.get_run(run_id))
     assert view["review"] == {"ok": 3, "needs_review": 0}
     assert [e["review"]["verdict"] for e in view["examples"]] == ["ok"] * 3
@@ -38,8 +38,8 @@ def test_bad_then_clean_keeps_the_second_answer(store, llm, fake_openai, make_se
     run_id = make_generate_run(make_session(), [ANN, BO])
     out = workers.generate_lead(store, llm, run_id, 0)
     lead = store.get_lead(run_id, 0)
-    assert (lead["subject"], lead["body"]) == (CLEAN["subject"], CLEAN["body"])
-    assert lead["review"] == {"verdict": "ok", "flags": [], "attempts": 2}
+    assert (lead.subject, lead.body) == (CLEAN["subject"], CLEAN["body"])
+    assert lead.review.model_dump() == {"verdict": "ok", "flags": [], "attempts": 2}
     assert out["review"] == {"verdict": "ok", "checks": [], "attempts": 2}
     first, second = fake_openai.email_prompts_for("Ann")
     assert second[:-1] == first[:-1]  # the shared prefix, as cached
@@ -52,10 +52,10 @@ def test_a_failed_repair_call_keeps_the_first_email(store, llm, fake_openai, mak
     run_id = make_generate_run(make_session(), [ANN])
     assert workers.generate_lead(store, llm, run_id, 0)["status"] == "completed"
     lead = store.get_lead(run_id, 0)
-    assert (lead["subject"], lead["body"]) == (BAD["subject"], BAD["body"])
-    flags = {f["check"]: f["evidence"] for f in lead["review"]["flags"]}
+    assert (lead.subject, lead.body) == (BAD["subject"], BAD["body"])
+    flags = {f.check: f.evidence for f in lead.review.flags}
     assert flags == {"unresolved_placeholder": ["{{company}}"], "ungrounded_fact": ["Globex Corporation", "37%"]}
-    assert lead["review"]["attempts"] == 2
+    assert lead.review.attempts == 2
 
 
 class _RosterUnreadable:
@@ -77,7 +77,7 @@ def test_the_worker_reads_the_other_leads_from_its_run_and_queries_nothing(
     fake_openai.script_emails("Ann", {"subject": "Hi", "body": "Hi Ann,\n\nBo Diaz at Initech says hi.\n\nBest"})
     run_id = make_generate_run(make_session(), [ANN, BO])
     assert workers.generate_lead(_RosterUnreadable(store), llm, run_id, 0)["status"] == "completed"
-    flags = {f["check"]: f["evidence"] for f in store.get_lead(run_id, 0)["review"]["flags"]}
+    flags = {f.check: f.evidence for f in store.get_lead(run_id, 0).review.flags}
     assert flags["other_lead"] == ["Bo Diaz", "Initech"]
 
 
@@ -87,9 +87,9 @@ def test_a_review_that_cannot_read_the_other_leads_says_so_and_the_email_lands(
     run_id = make_generate_run(make_session(), [ANN, BO], with_roster=False)  # an older run: one query
     assert workers.generate_lead(_RosterUnreadable(store), writer, run_id, 0)["status"] == "completed"
     lead = store.get_lead(run_id, 0)
-    assert lead["body"].startswith("Hi Ann,")
-    assert lead["review"]["verdict"] == "needs_review"
-    assert [(f["check"], f["evidence"]) for f in lead["review"]["flags"]] == [("review_error", ["other_lead"])]
+    assert lead.body.startswith("Hi Ann,")
+    assert lead.review.verdict == "needs_review"
+    assert [(f.check, f.evidence) for f in lead.review.flags] == [("review_error", ["other_lead"])]
 
 
 def test_an_older_run_without_a_roster_finds_the_other_leads_with_one_query(
@@ -98,5 +98,5 @@ def test_an_older_run_without_a_roster_finds_the_other_leads_with_one_query(
     fake_openai.script_emails("Ann", {"subject": "Hi", "body": "Hi Ann,\n\nCy at Globex says hi.\n\nBest"})
     run_id = make_generate_run(make_session(), [ANN, BO, CY], with_roster=False)
     workers.generate_lead(store, llm, run_id, 0)
-    flags = {f["check"]: f["evidence"] for f in store.get_lead(run_id, 0)["review"]["flags"]}
+    flags = {f.check: f.evidence for f in store.get_lead(run_id, 0).review.flags}
     assert flags["other_lead"] == ["Globex"]

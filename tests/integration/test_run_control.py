@@ -42,7 +42,7 @@ def test_a_lead_whose_llm_call_outlives_the_cancel_records_nothing(store, writer
     earlier = make_generate_run(session, [ANN], first_batch=True)
     run_all(store, writer, earlier, 1)
     workers.aggregate(store, earlier)
-    before = store.read_session(WS_A, session["id"])
+    before = store.read_session(WS_A, session.id)
 
     run_id = make_generate_run(session, [BO, CY], first_batch=True)
     workers.generate_lead(store, writer, run_id, 0)  # lead 0 lands before the cancel
@@ -50,13 +50,13 @@ def test_a_lead_whose_llm_call_outlives_the_cancel_records_nothing(store, writer
     assert workers.generate_lead(store, late, run_id, 1)["status"] == "completed"  # it thinks it wrote
 
     lead = store.get_lead(run_id, 1)
-    assert lead["status"] == "canceled" and "subject" not in lead
+    assert lead.status == "canceled" and "subject" not in lead.model_fields_set
     assert workers.aggregate(store, run_id)["status"] == "CANCELED"
     workers.fail_and_release(store, run_id, "The run was stopped (aborted).")  # the ABORTED execution's release
     run = store.get_run(run_id)
-    assert run["status"] == "CANCELED" and run["error"] == cancel.CANCELED_MESSAGE
-    after = store.read_session(WS_A, session["id"])
-    assert after["generated_examples"] == before["generated_examples"] and is_free(store, session["id"])
+    assert run.status == "CANCELED" and run.error == cancel.CANCELED_MESSAGE
+    after = store.read_session(WS_A, session.id)
+    assert after.generated_examples == before.generated_examples and is_free(store, session.id)
     view = runs.run_view(store, run)
     assert view["progress"] == {"total": 2, "completed": 1, "failed": 0}
     assert [e["lead"] for e in view["examples"]] == [BO]
@@ -65,14 +65,14 @@ def test_a_lead_whose_llm_call_outlives_the_cancel_records_nothing(store, writer
 def test_a_chat_turn_canceled_during_its_llm_call_leaves_the_conversation(store, writer, make_session,
                                                                           make_chat_run, cancel_run):
     session = make_session()
-    before = store.read_session(WS_A, session["id"])
+    before = store.read_session(WS_A, session.id)
     run_id = make_chat_run(session, "Make it shorter.")
     late = CancelDuringCall(writer, lambda: cancel_run(run_id))
     workers.chat_turn(store, late, run_id)
-    after = store.read_session(WS_A, session["id"])
+    after = store.read_session(WS_A, session.id)
     for field in ("messages", "skeleton", "draft_subject", "draft_body", "framework_version", "updated_at"):
-        assert after.get(field) == before.get(field), field
-    assert is_free(store, session["id"]) and store.get_run(run_id)["status"] == "CANCELED"
+        assert getattr(after, field) == getattr(before, field), field
+    assert is_free(store, session.id) and store.get_run(run_id).status == "CANCELED"
 
 
 def test_cancel_releases_only_its_own_claim_and_refuses_finished_and_foreign_runs(store, writer, make_session,
@@ -82,7 +82,7 @@ def test_cancel_releases_only_its_own_claim_and_refuses_finished_and_foreign_run
     run_id = make_generate_run(session, [ANN])
     with pytest.raises(cancel.RunNotFound):
         cancel_run(run_id, workspace=WS_B)
-    assert store.get_run(run_id)["status"] == "QUEUED"
+    assert store.get_run(run_id).status == "QUEUED"
     cancel_run(run_id)
     with pytest.raises(cancel.RunFinished) as info:
         cancel_run(run_id)
@@ -90,7 +90,7 @@ def test_cancel_releases_only_its_own_claim_and_refuses_finished_and_foreign_run
 
     newer = claim(session)  # the next task on the session, right after the cancel
     workers.fail_and_release(store, run_id, "late release")
-    assert store.get_session(WS_A, session["id"])["task_run_id"] == newer
+    assert store.get_session(WS_A, session.id).task_run_id == newer
 
 
 def test_the_version_grows_with_each_lead_and_status_and_never_goes_back(store, writer, make_session,

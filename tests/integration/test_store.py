@@ -24,13 +24,13 @@ def claim_args(run_id=None, now=None, ttl=900, require_skeleton=True, task_statu
 def test_claim_idle_session_with_skeleton(store, make_session):
     session = make_session()
     args = claim_args()
-    claimed = store.claim_session(WS_A, session["id"], **args)
-    # The claim answers the framework the run is grounded in, and only that.
-    assert claimed["skeleton"] == session["skeleton"]
-    assert set(claimed) <= {"skeleton", "draft_subject", "draft_body", "framework_version"}
-    stored = store.get_session(WS_A, session["id"])
-    assert stored["task_status"] == "generating_examples" and stored["task_run_id"] == args["run_id"]
-    assert sessions.get_session(store, WS_A, session["id"])["task_status"] == "generating_examples"
+    claimed = store.claim_session(WS_A, session.id, **args)
+    # The claim answers the session as claimed: the framework the run is grounded in, held by this run.
+    assert (claimed.skeleton, claimed.draft_body) == (session.skeleton, session.draft_body)
+    assert (claimed.task_status, claimed.task_run_id) == ("generating_examples", args["run_id"])
+    stored = store.get_session(WS_A, session.id)
+    assert stored.task_status == "generating_examples" and stored.task_run_id == args["run_id"]
+    assert sessions.get_session(store, WS_A, session.id)["task_status"] == "generating_examples"
 
 
 def test_second_claim_is_busy(store, make_session, claim):
@@ -38,19 +38,19 @@ def test_second_claim_is_busy(store, make_session, claim):
     first = claim(session)
     for task_status, require_skeleton in (("generating_examples", True), ("chat_processing", False)):
         with pytest.raises(SessionBusy) as info:
-            store.claim_session(WS_A, session["id"], **claim_args(task_status=task_status,
+            store.claim_session(WS_A, session.id, **claim_args(task_status=task_status,
                                                                    require_skeleton=require_skeleton))
         assert info.value.status == 409
         assert info.value.code == "session_busy"
         assert "generating_examples" in info.value.message
-    assert store.get_session(WS_A, session["id"])["task_run_id"] == first
+    assert store.get_session(WS_A, session.id).task_run_id == first
 
 
 def test_chat_claim_blocks_generate(store, make_session, claim):
     session = make_session()
     claim(session, task_status="chat_processing", require_skeleton=False)
     with pytest.raises(SessionBusy):
-        store.claim_session(WS_A, session["id"], **claim_args())
+        store.claim_session(WS_A, session.id, **claim_args())
 
 
 def test_claim_unknown_session_not_found(store):
@@ -70,47 +70,47 @@ def test_claim_other_workspace_session_not_found_and_untouched(store, make_sessi
     session = make_session(WS_A)
     for require_skeleton in (True, False):
         with pytest.raises(SessionNotFound):
-            store.claim_session(WS_B, session["id"], **claim_args(require_skeleton=require_skeleton))
-    after = store.get_session(WS_A, session["id"])
-    assert "task_status" not in after and "task_run_id" not in after
-    assert store.get_session(WS_B, session["id"]) is None
+            store.claim_session(WS_B, session.id, **claim_args(require_skeleton=require_skeleton))
+    after = store.get_session(WS_A, session.id)
+    assert not {"task_status", "task_run_id"} & after.model_fields_set
+    assert store.get_session(WS_B, session.id) is None
 
 
 def test_other_workspace_busy_session_still_not_found(store, make_session, claim):
     session = make_session(WS_A)
     claim(session)
     with pytest.raises(SessionNotFound):
-        store.claim_session(WS_B, session["id"], **claim_args())
+        store.claim_session(WS_B, session.id, **claim_args())
 
 
 def test_generate_claim_without_skeleton_is_no_framework(store, make_session):
     session = make_session(framework=False)
     with pytest.raises(NoFramework) as info:
-        store.claim_session(WS_A, session["id"], **claim_args())
+        store.claim_session(WS_A, session.id, **claim_args())
     assert info.value.status == 400 and info.value.code == "no_framework"
-    assert "task_status" not in store.get_session(WS_A, session["id"])
+    assert "task_status" not in store.get_session(WS_A, session.id).model_fields_set
     # a chat turn needs no skeleton
     chat = claim_args(task_status="chat_processing", require_skeleton=False)
-    store.claim_session(WS_A, session["id"], **chat)
-    assert store.get_session(WS_A, session["id"])["task_run_id"] == chat["run_id"]
+    store.claim_session(WS_A, session.id, **chat)
+    assert store.get_session(WS_A, session.id).task_run_id == chat["run_id"]
 
 
 def test_busy_comes_before_no_framework(store, make_session, claim):
     session = make_session(framework=False)
     claim(session, task_status="chat_processing", require_skeleton=False)
     with pytest.raises(SessionBusy):
-        store.claim_session(WS_A, session["id"], **claim_args())
+        store.claim_session(WS_A, session.id, **claim_args())
 
 
 def test_expired_claim_can_be_taken_by_a_new_run(store, make_session, claim):
     session = make_session()
     now = now_epoch()
     old = claim(session, now=now - 1000, ttl=900)  # expired 100 s ago
-    assert sessions.get_session(store, WS_A, session["id"])["task_status"] is None  # shows as idle
+    assert sessions.get_session(store, WS_A, session.id)["task_status"] is None  # shows as idle
     new = claim_args(now=now)
-    store.claim_session(WS_A, session["id"], **new)
-    assert store.get_session(WS_A, session["id"])["task_run_id"] == new["run_id"] != old
-    assert sessions.get_session(store, WS_A, session["id"])["task_status"] == "generating_examples"
+    store.claim_session(WS_A, session.id, **new)
+    assert store.get_session(WS_A, session.id).task_run_id == new["run_id"] != old
+    assert sessions.get_session(store, WS_A, session.id)["task_status"] == "generating_examples"
 
 
 def test_unexpired_claim_of_a_crashed_run_still_blocks(store, make_session, claim):
@@ -118,26 +118,26 @@ def test_unexpired_claim_of_a_crashed_run_still_blocks(store, make_session, clai
     now = now_epoch()
     claim(session, now=now - 800, ttl=900)  # 100 s left
     with pytest.raises(SessionBusy):
-        store.claim_session(WS_A, session["id"], **claim_args(now=now))
+        store.claim_session(WS_A, session.id, **claim_args(now=now))
 
 
 def test_expired_claim_without_skeleton_is_no_framework(store, make_session, claim):
     session = make_session(framework=False)
     claim(session, task_status="chat_processing", require_skeleton=False, now=now_epoch() - 1000, ttl=900)
     with pytest.raises(NoFramework):
-        store.claim_session(WS_A, session["id"], **claim_args())
+        store.claim_session(WS_A, session.id, **claim_args())
 
 
 def test_release_only_by_the_holding_run(store, make_session, claim):
     session = make_session()
     holder = claim(session)
-    assert store.release_claim(session["id"], new_run_id()) is False
-    assert store.get_session(WS_A, session["id"])["task_run_id"] == holder
-    assert store.release_claim(session["id"], holder) is True
-    item = store.get_session(WS_A, session["id"])
-    assert not {"task_status", "task_run_id", "task_expires_at"} & item.keys()
-    assert sessions.get_session(store, WS_A, session["id"])["task_status"] is None
-    assert store.release_claim(session["id"], holder) is False  # already free
+    assert store.release_claim(session.id, new_run_id()) is False
+    assert store.get_session(WS_A, session.id).task_run_id == holder
+    assert store.release_claim(session.id, holder) is True
+    item = store.get_session(WS_A, session.id)
+    assert not {"task_status", "task_run_id", "task_expires_at"} & item.model_fields_set
+    assert sessions.get_session(store, WS_A, session.id)["task_status"] is None
+    assert store.release_claim(session.id, holder) is False  # already free
     claim(session)  # free again for the next run
 
 
@@ -145,16 +145,16 @@ def test_release_by_an_overtaken_run_keeps_the_new_claim(store, make_session, cl
     session = make_session()
     old = claim(session, now=now_epoch() - 1000, ttl=900)
     new = claim(session)
-    assert store.release_claim(session["id"], old) is False
-    assert store.get_session(WS_A, session["id"])["task_run_id"] == new
+    assert store.release_claim(session.id, old) is False
+    assert store.get_session(WS_A, session.id).task_run_id == new
 
 
 def test_release_of_a_deleted_session_does_not_recreate_it(store, stack, make_session, claim):
     session = make_session()
     holder = claim(session)
-    assert store.delete_session(WS_A, session["id"])
-    assert store.release_claim(session["id"], holder) is False
-    assert raw_session(stack, session["id"]) is None
+    assert store.delete_session(WS_A, session.id)
+    assert store.release_claim(session.id, holder) is False
+    assert raw_session(stack, session.id) is None
 
 
 @pytest.mark.parametrize("round_", range(3))
@@ -167,7 +167,7 @@ def test_concurrent_claims_have_exactly_one_winner(store, make_session, round_):
         args = claim_args()
         barrier.wait()
         try:
-            store.claim_session(WS_A, session["id"], **args)
+            store.claim_session(WS_A, session.id, **args)
             won.append(args["run_id"])
         except SessionBusy:
             busy.append(args["run_id"])
@@ -181,21 +181,21 @@ def test_concurrent_claims_have_exactly_one_winner(store, make_session, round_):
         t.join(30)
     assert other == []
     assert len(won) == 1 and len(busy) == threads - 1
-    assert store.get_session(WS_A, session["id"])["task_run_id"] == won[0]
+    assert store.get_session(WS_A, session.id).task_run_id == won[0]
 
 
 # -------------------------------------------------------- session records
 def test_session_round_trips_with_workspace_scoping(store, make_session):
     session = make_session(title="שלום 🚀")
-    view = sessions.get_session(store, WS_A, session["id"])
+    view = sessions.get_session(store, WS_A, session.id)
     assert view["title"] == "שלום 🚀"
     assert view["skeleton"]["max_words"] == 120 and isinstance(view["skeleton"]["max_words"], int)
     assert view["task_status"] is None and view["generated_examples"] == []
     assert not {"pk", "sk", "workspace_id", "task_run_id", "gsi1pk"} & view.keys()
     with pytest.raises(SessionNotFound):
-        sessions.get_session(store, WS_B, session["id"])
-    assert store.delete_session(WS_B, session["id"]) is False
-    assert store.get_session(WS_A, session["id"]) is not None
+        sessions.get_session(store, WS_B, session.id)
+    assert store.delete_session(WS_B, session.id) is False
+    assert store.get_session(WS_A, session.id) is not None
 
 
 # ------------------------------------------------------------- run records
@@ -205,13 +205,13 @@ def test_run_and_leads_round_trip(store, make_session, make_generate_run):
              for i in range(30)]
     run_id = make_generate_run(session, leads, sequence_context={"position": 2, "total_nodes": 3, "prior_nodes": []})
     run = store.get_run(run_id)
-    assert run["status"] == "QUEUED" and run["total"] == 30
-    assert run["context"]["skeleton"] == session["skeleton"]
-    assert run["context"]["sequence_context"]["position"] == 2
+    assert run.status == "QUEUED" and run.total == 30
+    assert run.context.skeleton == session.skeleton
+    assert run.context.sequence_context["position"] == 2
     items = store.get_run_leads(run_id)
-    assert [i["index"] for i in items] == list(range(30))  # numeric order, not text order
-    assert [i["lead"] for i in items] == leads
-    assert store.get_lead(run_id, 7)["lead"] == leads[7]
+    assert [i.index for i in items] == list(range(30))  # numeric order, not text order
+    assert [i.lead for i in items] == leads
+    assert store.get_lead(run_id, 7).lead == leads[7]
     assert store.get_lead(run_id, 30) is None
 
 
@@ -221,7 +221,7 @@ def test_custom_field_scalars_round_trip_exactly(store, make_session, make_gener
         json.loads('{"leads": [{"first_name": "Ann", "custom_fields": {"x": %s}}]}' % raw)
     ).leads[0].as_sent()
     run_id = make_generate_run(make_session(), [sent])
-    stored = store.get_lead(run_id, 0)["lead"]
+    stored = store.get_lead(run_id, 0).lead
     assert stored == sent
     assert type(stored["custom_fields"]["x"]) is type(sent["custom_fields"]["x"])
 
@@ -235,7 +235,7 @@ def test_every_lead_the_api_accepts_can_be_stored(store, make_session, make_gene
     except ValidationError:
         return  # refused at the door: a 422, which is fine
     run_id = make_generate_run(make_session(), [request.leads[0].as_sent()])
-    assert store.get_lead(run_id, 0)["lead"]["first_name"] == "Ann"
+    assert store.get_lead(run_id, 0).lead["first_name"] == "Ann"
 
 
 def test_record_lead_writes_once(store, make_session, make_generate_run):
@@ -244,8 +244,8 @@ def test_record_lead_writes_once(store, make_session, make_generate_run):
     assert store.record_lead(run_id, 0, {"status": "completed", "subject": "S1", "body": "B1"}) is True
     assert store.record_lead(run_id, 0, {"status": "failed", "error": "late"}) is False
     lead = store.get_lead(run_id, 0)
-    assert (lead["status"], lead["subject"], lead["body"]) == ("completed", "S1", "B1")
-    assert "error" not in lead
+    assert (lead.status, lead.subject, lead.body) == ("completed", "S1", "B1")
+    assert "error" not in lead.model_fields_set
 
 
 def test_run_executing_and_final_status_guarded(store, make_session, make_generate_run):
@@ -254,12 +254,12 @@ def test_run_executing_and_final_status_guarded(store, make_session, make_genera
     store.mark_run_executing(run_id, "2025-01-01T00:00:00.000Z")
     store.mark_run_executing(run_id, "2025-01-02T00:00:00.000Z")  # a second lead starting changes nothing
     run = store.get_run(run_id)
-    assert run["status"] == "EXECUTING" and run["started_at"] == "2025-01-01T00:00:00.000Z"
+    assert run.status == "EXECUTING" and run.started_at == "2025-01-01T00:00:00.000Z"
     assert store.fail_run(run_id, {"status": "FAILED", "error": "boom"}) is True
     assert store.fail_run(run_id, {"status": "FAILED", "error": "again"}) is False
     store.mark_run_executing(run_id, "2025-01-03T00:00:00.000Z")
     run = store.get_run(run_id)
-    assert (run["status"], run["error"]) == ("FAILED", "boom")
+    assert (run.status, run.error) == ("FAILED", "boom")
 
 
 # ----------------------------------------------- finishing a run with its session
@@ -268,36 +268,36 @@ def test_run_executing_and_final_status_guarded(store, make_session, make_genera
 def test_finish_writes_session_frees_it_and_completes_run(store, make_session, make_generate_run):
     session = make_session()
     run_id = make_generate_run(session, [{"first_name": "Ann"}])
-    store.finish_run_with_session(run_id, session["id"], {"title": "done", "score": 1.5},
+    store.finish_run_with_session(run_id, session.id, {"title": "done", "score": 1.5},
                                   {"status": "COMPLETED", "finished_at": "2025-01-01T00:00:00.000Z"})
-    item = store.get_session(WS_A, session["id"])
-    assert (item["title"], item["score"]) == ("done", 1.5)
-    assert not {"task_status", "task_run_id", "task_expires_at"} & item.keys()
-    assert store.get_run(run_id)["status"] == "COMPLETED"
+    item = store.get_session(WS_A, session.id)
+    assert (item.title, item.model_extra["score"]) == ("done", 1.5)
+    assert not {"task_status", "task_run_id", "task_expires_at"} & item.model_fields_set
+    assert store.get_run(run_id).status == "COMPLETED"
     with pytest.raises(RunAlreadyFinished):
-        store.finish_run_with_session(run_id, session["id"], {"title": "again"}, {"status": "COMPLETED"})
-    assert store.get_session(WS_A, session["id"])["title"] == "done"
+        store.finish_run_with_session(run_id, session.id, {"title": "again"}, {"status": "COMPLETED"})
+    assert store.get_session(WS_A, session.id).title == "done"
 
 
 def test_finish_by_a_run_that_lost_the_claim_writes_nothing(store, make_session, make_generate_run, claim):
     session = make_session()
     old = make_generate_run(session, [{"first_name": "Ann"}], now=now_epoch() - 1000)
     newer = claim(session)
-    before = store.get_session(WS_A, session["id"])
+    before = store.get_session(WS_A, session.id)
     with pytest.raises(ClaimLost):
-        store.finish_run_with_session(old, session["id"], {"title": "stale"}, {"status": "COMPLETED"})
-    assert store.get_session(WS_A, session["id"]) == before
-    assert before["task_run_id"] == newer
-    assert store.get_run(old)["status"] == "QUEUED"  # all or nothing
+        store.finish_run_with_session(old, session.id, {"title": "stale"}, {"status": "COMPLETED"})
+    assert store.get_session(WS_A, session.id) == before
+    assert before.task_run_id == newer
+    assert store.get_run(old).status == "QUEUED"  # all or nothing
 
 
 def test_finish_on_a_deleted_session_does_not_recreate_it(store, stack, make_session, make_generate_run):
     session = make_session()
     run_id = make_generate_run(session, [{"first_name": "Ann"}])
-    store.delete_session(WS_A, session["id"])
+    store.delete_session(WS_A, session.id)
     with pytest.raises(ClaimLost):
-        store.finish_run_with_session(run_id, session["id"], {"title": "ghost"}, {"status": "COMPLETED"})
-    assert raw_session(stack, session["id"]) is None
+        store.finish_run_with_session(run_id, session.id, {"title": "ghost"}, {"status": "COMPLETED"})
+    assert raw_session(stack, session.id) is None
 
 
 # --------------------------------------------------------------- LLM slots

@@ -1,12 +1,15 @@
 """What the domain logic needs from storage, as narrow interfaces; one DynamoDB class implements them all.
 
 Each logic function is typed with the interface it uses, so a reader sees at a glance what a step may touch.
+Writes take plain values (validated by the store); reads return the entity models of ``models/items.py``.
 """
 
 from __future__ import annotations
 
 import hashlib
 from typing import Any, Protocol
+
+from outreach.models.items import ExampleItem, LeadItem, MessageItem, RunItem, SessionDetail, SessionItem
 
 FINAL_STATUSES = ("COMPLETED", "FAILED", "CANCELED")
 
@@ -42,26 +45,30 @@ class SessionStore(Protocol):
     """Sessions and their item collections (messages, examples), always scoped to a workspace:
     another workspace's session reads as absent."""
 
-    def create_session(self, workspace_id: str, session: dict[str, Any]) -> None: ...
+    def create_session(self, workspace_id: str, session: dict[str, Any]) -> SessionItem:
+        """Store a new session; the item as stored."""
 
-    def get_session(self, workspace_id: str, session_id: str) -> dict[str, Any] | None:
+    def get_session(self, workspace_id: str, session_id: str) -> SessionItem | None:
         """The session item alone: scalars, counts and the example manifest, no messages or examples."""
 
-    def read_session(self, workspace_id: str, session_id: str) -> dict[str, Any] | None:
+    def read_session(self, workspace_id: str, session_id: str) -> SessionDetail | None:
         """The session with ``messages`` and ``generated_examples`` in order, as one consistent view."""
 
     def list_sessions(
         self, workspace_id: str, campaign_id: str, *, limit: int, start_key: dict[str, str] | None
-    ) -> tuple[list[dict[str, Any]], dict[str, str] | None]:
+    ) -> tuple[list[SessionItem], dict[str, str] | None]:
         """Up to ``limit`` session items, oldest first, and the key to continue after (None: last page)."""
 
-    def get_session_messages(self, workspace_id: str, session_id: str) -> list[dict[str, Any]]:
+    def page_key_after(self, session: SessionItem) -> dict[str, str]:
+        """The key a listing of the session's campaign continues after (a page cut short ends at ``session``)."""
+
+    def get_session_messages(self, workspace_id: str, session_id: str) -> list[MessageItem]:
         """The whole chat, oldest first (a lead's review reads it), without the examples."""
 
-    def get_messages(self, session_id: str, start: int, stop: int) -> list[dict[str, Any]]:
+    def get_messages(self, session_id: str, start: int, stop: int) -> list[MessageItem]:
         """Messages ``start`` to ``stop - 1`` (numbered from 0), oldest first: a page of the chat."""
 
-    def get_examples(self, session_id: str, versions: list[str]) -> list[dict[str, Any]] | None:
+    def get_examples(self, session_id: str, versions: list[str]) -> list[ExampleItem] | None:
         """The example versions a manifest names, in that order; None when one is gone (the manifest moved on)."""
 
     def update_session(
@@ -73,7 +80,8 @@ class SessionStore(Protocol):
         expected_updated_at: str,
         unless_task: str | None = None,
         now: int = 0,
-    ) -> dict[str, Any] | None: ...
+    ) -> SessionItem | None:
+        """The session as written, or None when the condition failed."""
 
     def delete_session(self, workspace_id: str, session_id: str) -> bool: ...
 
@@ -87,11 +95,12 @@ class SessionStore(Protocol):
         now: int,
         expires_at: int,
         require_skeleton: bool,
-    ) -> dict[str, Any]: ...
+    ) -> SessionItem:
+        """The session as claimed: the framework the run is grounded in."""
 
     def release_claim(self, session_id: str, run_id: str) -> bool: ...
 
-    def recent_messages(self, session_id: str, message_count: int, max_chars: int) -> list[dict[str, Any]]: ...
+    def recent_messages(self, session_id: str, message_count: int, max_chars: int) -> list[MessageItem]: ...
 
     def put_examples(self, session_id: str, examples: list[dict[str, Any]]) -> None: ...
 
@@ -105,13 +114,14 @@ class RunStore(Protocol):
 
     def create_run(self, run: dict[str, Any], leads: list[dict[str, Any]]) -> None: ...
 
-    def get_run(self, run_id: str) -> dict[str, Any] | None: ...
+    def get_run(self, run_id: str) -> RunItem | None: ...
 
-    def get_run_leads(self, run_id: str) -> list[dict[str, Any]]: ...
+    def get_run_leads(self, run_id: str) -> list[LeadItem]:
+        """A run's lead items, by index."""
 
-    def get_lead(self, run_id: str, index: int) -> dict[str, Any] | None: ...
+    def get_lead(self, run_id: str, index: int) -> LeadItem | None: ...
 
-    def get_run_and_lead(self, run_id: str, index: int) -> tuple[dict[str, Any] | None, dict[str, Any] | None]: ...
+    def get_run_and_lead(self, run_id: str, index: int) -> tuple[RunItem | None, LeadItem | None]: ...
 
     def mark_run_executing(self, run_id: str, now_iso: str) -> None: ...
 

@@ -16,7 +16,8 @@ Items (pk / sk):
 - ``W#<workspace id>`` / ``LLM_LEASES``: the workspace's in-flight LLM calls (expiring leases).
 - ``K#<keyed hash>`` / ``APIKEY``: an API key's workspace. The key itself is never stored.
 
-Each item's attributes are the entity models of ``outreach/models/items.py``, validated before every write.
+Each item's attributes are the entity models of ``outreach/models/items.py``: validated before every write, and
+what every read returns (without the key attributes above).
 
 How a run's examples merge, atomically and conditional on the claim, however many there are. A
 DynamoDB transaction holds at most 100 actions, so a 100-lead merge with its replacements cannot be one
@@ -42,13 +43,14 @@ import random
 import time
 from collections.abc import Iterator
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import boto3
 from boto3.dynamodb.conditions import Attr, Key
 from boto3.dynamodb.types import TypeDeserializer
 from botocore.config import Config
 from botocore.exceptions import ClientError
+from pydantic import BaseModel
 
 from outreach.dal.base import example_lead_key, manifest_entry, version_of
 from outreach.errors import (
@@ -60,7 +62,15 @@ from outreach.errors import (
     SessionNotFound,
     StoreThrottled,
 )
-from outreach.models.items import ApiKeyItem, ExampleItem, LeadItem, MessageItem, RunItem, SessionItem
+from outreach.models.items import (
+    ApiKeyItem,
+    ExampleItem,
+    LeadItem,
+    MessageItem,
+    RunItem,
+    SessionDetail,
+    SessionItem,
+)
 
 SESSION_SK = "SESSION"
 RUN_SK = "RUN"
@@ -78,12 +88,11 @@ THROTTLING_CODES = {
     "ThrottlingError",
     "ProvisionedThroughputExceeded",
 }
-_INTERNAL = (
-    "pk", "sk", "gsi1pk", "gsi1sk", "workspace_id", "expires_at", "task_run_id", "task_expires_at",
-    "example_manifest",
-)
+# The store's key attributes: never part of an entity.
+_KEYS = frozenset({"pk", "sk", "gsi1pk", "gsi1sk"})
 _logger = logging.getLogger(__name__)
 _deserializer = TypeDeserializer()
+Entity = TypeVar("Entity", bound=BaseModel)
 
 
 def to_item(value: Any) -> Any:
@@ -117,8 +126,14 @@ def message_sk(number: int) -> str:
     return f"{MESSAGE_PREFIX}{number:05d}"
 
 
-def strip_internal(item: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in item.items() if k not in _INTERNAL}
+def _entity(model: type[Entity], item: dict[str, Any]) -> Entity:
+    """An item read (plain Python values, see from_item) as its entity model, without the store's keys."""
+    return model.model_validate({k: v for k, v in item.items() if k not in _KEYS})
+
+
+def _campaign_keys(workspace_id: str, campaign_id: str, created_at: str, session_id: str) -> dict[str, str]:
+    """The ``by_campaign`` index key of a session: its workspace's campaign, oldest first."""
+    return {"gsi1pk": f"WS#{workspace_id}#C#{campaign_id}", "gsi1sk": f"{created_at}#{session_id}"}
 
 
 def _set_expression(fields: dict[str, Any], prefix: str = "f") -> tuple[str, dict[str, str], dict[str, Any]]:
@@ -227,25 +242,23 @@ class DynamoDBStore:
 
     # ---------------------------------------------------------------- sessions
     @_throttling_is_transient
-    def create_session(self, workspace_id: str, session: dict[str, Any]) -> None:
-        SessionItem.model_validate(session)
+    def create_session(self, workspace_id: str, session: dict[str, Any]) -> SessionItem:
+        stored = {**session, "workspace_id": workspace_id, "message_count": 0, "example_manifest": []}
+        entity = SessionItem.model_validate(stored)
         item = {
             **session_key(session["id"]),
-            **to_item(session),
-            "workspace_id": workspace_id,
-            "message_count": 0,
-            "example_manifest": [],
-            "gsi1pk": f"WS#{workspace_id}#C#{session['campaign_id']}",
-            "gsi1sk": f"{session['created_at']}#{session['id']}",
+            **to_item(stored),
+            **_campaign_keys(workspace_id, session["campaign_id"], session["created_at"], session["id"]),
         }
         self._table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
+        return entity
 
     @_throttling_is_transient
-    def get_session(self, workspace_id: str, session_id: str) -> dict[str, Any] | None:
+    def get_session(self, workspace_id: str, session_id: str) -> SessionItem | None:
         item = self._table.get_item(Key=session_key(session_id), ConsistentRead=True).get("Item")
         if not item or item.get("workspace_id") != workspace_id:
             return None
-        return self._upgraded(from_item(item))
+        return _entity(SessionItem, self._upgraded(from_item(item)))
 
     def _upgraded(self, item: dict[str, Any]) -> dict[str, Any]:
         """Sessions written before messages and examples were their own items hold them inline: move them out,
@@ -269,7 +282,7 @@ class DynamoDBStore:
         return from_item(fresh) if fresh else item
 
     @_throttling_is_transient
-    def read_session(self, workspace_id: str, session_id: str) -> dict[str, Any] | None:
+    def read_session(self, workspace_id: str, session_id: str) -> SessionDetail | None:
         for _ in range(3):
             session, messages, examples = None, {}, {}
             for item in self._query(KeyConditionExpression=Key("pk").eq(f"S#{session_id}"), ConsistentRead=True):
@@ -294,37 +307,37 @@ class DynamoDBStore:
             if all(sk in messages or sk in examples for sk in missing):
                 session["messages"] = [_message_view(messages[sk]) for sk in wanted_messages]
                 session["generated_examples"] = [_example_view(examples[sk]) for sk in wanted_examples]
-                return session
+                return _entity(SessionDetail, session)
         raise RuntimeError(f"session {session_id} kept changing while it was read")
 
     @_throttling_is_transient
-    def get_session_messages(self, workspace_id: str, session_id: str) -> list[dict[str, Any]]:
+    def get_session_messages(self, workspace_id: str, session_id: str) -> list[MessageItem]:
         """The chat only (a lead's review reads it): not the examples."""
         session = self.get_session(workspace_id, session_id)
-        return self.recent_messages(session_id, int(session.get("message_count") or 0), 10**9) if session else []
+        return self.recent_messages(session_id, session.message_count, 10**9) if session else []
 
     @_throttling_is_transient
-    def get_messages(self, session_id: str, start: int, stop: int) -> list[dict[str, Any]]:
+    def get_messages(self, session_id: str, start: int, stop: int) -> list[MessageItem]:
         """Messages ``start`` to ``stop - 1`` (numbered from 0), oldest first."""
         if stop <= start:
             return []
         span = Key("sk").between(message_sk(start), message_sk(stop - 1))
         query = self._query(KeyConditionExpression=Key("pk").eq(f"S#{session_id}") & span, ConsistentRead=True)
-        return [_message_view(item) for item in query]
+        return [MessageItem.model_validate(_message_view(item)) for item in query]
 
     @_throttling_is_transient
-    def get_examples(self, session_id: str, versions: list[str]) -> list[dict[str, Any]] | None:
+    def get_examples(self, session_id: str, versions: list[str]) -> list[ExampleItem] | None:
         """The example versions named, in that order; None when one is gone (a newer manifest replaced it)."""
         keys = [{"pk": f"S#{session_id}", "sk": EXAMPLE_PREFIX + v} for v in dict.fromkeys(versions)]
         found = {item["sk"]: item for item in self._batch_get(keys)}
         if len(found) < len(keys):
             return None
-        return [_example_view(found[EXAMPLE_PREFIX + v]) for v in versions]
+        return [_entity(ExampleItem, found[EXAMPLE_PREFIX + v]) for v in versions]
 
     @_throttling_is_transient
     def list_sessions(
         self, workspace_id: str, campaign_id: str, *, limit: int, start_key: dict[str, str] | None
-    ) -> tuple[list[dict[str, Any]], dict[str, str] | None]:
+    ) -> tuple[list[SessionItem], dict[str, str] | None]:
         kwargs: dict[str, Any] = {
             "IndexName": BY_CAMPAIGN_INDEX,
             "KeyConditionExpression": Key("gsi1pk").eq(f"WS#{workspace_id}#C#{campaign_id}"),
@@ -338,9 +351,16 @@ class DynamoDBStore:
             if len(items) > limit:
                 break
         if len(items) <= limit:
-            return items, None
+            return [_entity(SessionItem, item) for item in items], None
         items = items[:limit]
-        return items, list_key(items[-1])
+        return [_entity(SessionItem, item) for item in items], list_key(items[-1])
+
+    def page_key_after(self, session: SessionItem) -> dict[str, str]:
+        """Where a listing of the session's campaign continues after it: its index key."""
+        return {
+            **session_key(session.id),
+            **_campaign_keys(session.workspace_id, session.campaign_id, session.created_at, session.id),
+        }
 
     @_throttling_is_transient
     def update_session(
@@ -352,7 +372,7 @@ class DynamoDBStore:
         expected_updated_at: str,
         unless_task: str | None = None,
         now: int = 0,
-    ) -> dict[str, Any] | None:
+    ) -> SessionItem | None:
         """Set ``fields`` if nobody wrote the session since it was read (and, with ``unless_task``, while no
         live claim of that task holds it); None when the condition failed."""
         expression, names, values = _set_expression(fields)
@@ -370,7 +390,7 @@ class DynamoDBStore:
             ExpressionAttributeValues=values,
             ReturnValues="ALL_NEW",
         )
-        return from_item(out["Attributes"]) if out is not None else None
+        return _entity(SessionItem, from_item(out["Attributes"])) if out is not None else None
 
     @_throttling_is_transient
     def delete_session(self, workspace_id: str, session_id: str) -> bool:
@@ -404,8 +424,10 @@ class DynamoDBStore:
         now: int,
         expires_at: int,
         require_skeleton: bool,
-    ) -> dict[str, Any]:
-        """One conditional write; on failure the old item (ALL_OLD) tells 404, 409 and 400 apart, 409 first."""
+    ) -> SessionItem:
+        """One conditional write; on failure the old item (ALL_OLD) tells 404, 409 and 400 apart, 409 first.
+        Returns the session as claimed: the framework the run is grounded in, which the claim keeps chat turns
+        from changing meanwhile."""
         condition = (
             "attribute_exists(pk) AND workspace_id = :ws"
             " AND (attribute_not_exists(task_status) OR task_expires_at < :now)"
@@ -434,9 +456,7 @@ class DynamoDBStore:
             if old.get("task_status") and int(old.get("task_expires_at") or 0) >= now:
                 raise SessionBusy(old["task_status"]) from None
             raise NoFramework() from None
-        # The framework the run is grounded in: the claim keeps chat turns from changing it meanwhile.
-        item = from_item(out["Attributes"])
-        return {k: item[k] for k in ("skeleton", "draft_subject", "draft_body", "framework_version") if k in item}
+        return _entity(SessionItem, from_item(out["Attributes"]))
 
     @_throttling_is_transient
     def release_claim(self, session_id: str, run_id: str) -> bool:
@@ -452,12 +472,12 @@ class DynamoDBStore:
         )
 
     @_throttling_is_transient
-    def recent_messages(self, session_id: str, message_count: int, max_chars: int) -> list[dict[str, Any]]:
+    def recent_messages(self, session_id: str, message_count: int, max_chars: int) -> list[MessageItem]:
         """The newest messages, oldest first, until their contents pass ``max_chars`` (the one crossing it
         included, so the caller can see what it dropped)."""
         if message_count <= 0:
             return []
-        newest_first: list[dict[str, Any]] = []
+        newest_first: list[MessageItem] = []
         used = 0
         for item in self._query(
             KeyConditionExpression=Key("pk").eq(f"S#{session_id}")
@@ -465,7 +485,7 @@ class DynamoDBStore:
             ScanIndexForward=False,
             ConsistentRead=True,
         ):
-            newest_first.append(_message_view(item))
+            newest_first.append(MessageItem.model_validate(_message_view(item)))
             used += len(item.get("content") or "")
             if used > max_chars:
                 break
@@ -504,28 +524,29 @@ class DynamoDBStore:
                 batch.put_item(Item={**lead_key(run["id"], lead["index"]), **to_item(lead)})
 
     @_throttling_is_transient
-    def get_run(self, run_id: str) -> dict[str, Any] | None:
+    def get_run(self, run_id: str) -> RunItem | None:
         item = self._table.get_item(Key=run_key(run_id), ConsistentRead=True).get("Item")
-        return from_item(item) if item else None
+        return _entity(RunItem, from_item(item)) if item else None
 
     @_throttling_is_transient
-    def get_run_leads(self, run_id: str) -> list[dict[str, Any]]:
+    def get_run_leads(self, run_id: str) -> list[LeadItem]:
         items = self._query(
             KeyConditionExpression=Key("pk").eq(f"R#{run_id}") & Key("sk").begins_with(LEAD_PREFIX),
             ConsistentRead=True,
         )
-        return sorted(items, key=lambda i: i["index"])
+        return sorted((_entity(LeadItem, item) for item in items), key=lambda lead: lead.index)
 
     @_throttling_is_transient
-    def get_run_and_lead(self, run_id: str, index: int) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    def get_run_and_lead(self, run_id: str, index: int) -> tuple[RunItem | None, LeadItem | None]:
         """Both in one request: every lead's worker needs its run's context and its own lead."""
         found = {item["sk"]: item for item in self._batch_get([run_key(run_id), lead_key(run_id, index)])}
-        return found.get(RUN_SK), found.get(lead_key(run_id, index)["sk"])
+        run, lead = found.get(RUN_SK), found.get(lead_key(run_id, index)["sk"])
+        return (_entity(RunItem, run) if run else None), (_entity(LeadItem, lead) if lead else None)
 
     @_throttling_is_transient
-    def get_lead(self, run_id: str, index: int) -> dict[str, Any] | None:
+    def get_lead(self, run_id: str, index: int) -> LeadItem | None:
         item = self._table.get_item(Key=lead_key(run_id, index), ConsistentRead=True).get("Item")
-        return from_item(item) if item else None
+        return _entity(LeadItem, from_item(item)) if item else None
 
     @_throttling_is_transient
     def mark_run_executing(self, run_id: str, now_iso: str) -> None:

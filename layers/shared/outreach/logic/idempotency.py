@@ -189,8 +189,8 @@ def _wait_budget(lambda_context: Any) -> float:
 def _run_of(store: SessionStore, workspace_id: str, session_id: str, fingerprint: str) -> str | None:
     """The run the in-flight request started, once it is recorded: the session's claim names it."""
     session = store.get_session(workspace_id, session_id)
-    run_id = (session or {}).get("task_run_id")
+    run_id = session.task_run_id if session else None
     if not run_id:
         return None
     run = store.get_run(run_id)
-    return run_id if run and run.get("idempotency_key") == fingerprint else None
+    return run_id if run and run.idempotency_key == fingerprint else None

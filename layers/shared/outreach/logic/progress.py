@@ -15,6 +15,7 @@ from typing import Any
 from outreach.config import env
 from outreach.dal.base import FINAL_STATUSES, RunSessionStore
 from outreach.logic.runs import GENERATE, run_version, run_view
+from outreach.models.items import RunItem
 
 MAX_WAIT_S = 20
 
@@ -25,13 +26,13 @@ def poll_interval_s() -> float:
     return max(10, int(env("RUN_WAIT_POLL_MS", "50"))) / 1000
 
 
-def current_version(store: RunSessionStore, run: dict[str, Any]) -> int:
-    return run_version(run, store.count_finished_leads(run["id"]) if run["kind"] == GENERATE else 0)
+def current_version(store: RunSessionStore, run: RunItem) -> int:
+    return run_version(run, store.count_finished_leads(run.id) if run.kind == GENERATE else 0)
 
 
 def wait_for_change(
     store: RunSessionStore,
-    run: dict[str, Any],
+    run: RunItem,
     *,
     after: int | None,
     wait_s: float,
@@ -44,10 +45,10 @@ def wait_for_change(
     """
     interval = poll_interval_s() if interval_s is None else interval_s
     deadline = clock() + min(max(wait_s, 0.0), MAX_WAIT_S)
-    while after is not None and run["status"] not in FINAL_STATUSES and current_version(store, run) <= after:
+    while after is not None and run.status not in FINAL_STATUSES and current_version(store, run) <= after:
         left = deadline - clock()
         if left <= 0:
             break
         time.sleep(min(interval, left))
-        run = store.get_run(run["id"]) or run
+        run = store.get_run(run.id) or run
     return run_view(store, run)

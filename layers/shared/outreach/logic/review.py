@@ -15,6 +15,7 @@ from outreach import SERVICE_NAME
 from outreach.dal.base import RunSessionStore
 from outreach.errors import LLMPermanentError, LLMTransientError
 from outreach.llm.base import LLMResult, Writer
+from outreach.models.items import LeadItem, RosterEntry, RunItem
 from outreach.models.llm import EmailDraft, Usage
 from outreach.prompts import Prompt, repair_prompt
 from outreach.review import (
@@ -35,8 +36,8 @@ logger = Logger(service=SERVICE_NAME, child=True)
 def review_and_repair(
     store: RunSessionStore,
     writer: Writer,
-    run: dict[str, Any],
-    lead_item: dict[str, Any],
+    run: RunItem,
+    lead_item: LeadItem,
     prompt: Prompt,
     first: LLMResult[EmailDraft],
 ) -> tuple[LLMResult[EmailDraft], dict[str, Any]]:
@@ -71,8 +72,8 @@ def _with_usage(result: LLMResult[EmailDraft], usage: Usage) -> LLMResult[EmailD
     return LLMResult(value=result.value, usage=usage, model=result.model)
 
 
-def _inputs(store: RunSessionStore, run: dict[str, Any], lead_item: dict[str, Any]) -> tuple[ReviewInputs, list]:
-    ctx = run.get("context") or {}
+def _inputs(store: RunSessionStore, run: RunItem, lead_item: LeadItem) -> tuple[ReviewInputs, list]:
+    ctx = run.context
     problems: list[dict[str, Any]] = []
     try:
         others = _other_leads(store, run, lead_item)
@@ -82,11 +83,11 @@ def _inputs(store: RunSessionStore, run: dict[str, Any], lead_item: dict[str, An
         problems.append({"check": REVIEW_ERROR, "detail": "The run's other leads could not be read: check "
                          "yourself that this email names no other lead.", "evidence": ["other_lead"]})
     inputs = ReviewInputs(
-        lead=lead_item["lead"],
-        skeleton=ctx.get("skeleton"),
-        draft_subject=ctx.get("draft_subject"),
-        draft_body=ctx.get("draft_body"),
-        prior_nodes=tuple((ctx.get("sequence_context") or {}).get("prior_nodes") or ()),
+        lead=lead_item.lead,
+        skeleton=ctx.skeleton,
+        draft_subject=ctx.draft_subject,
+        draft_body=ctx.draft_body,
+        prior_nodes=tuple((ctx.sequence_context or {}).get("prior_nodes") or ()),
         other_leads=others,
     )
     return inputs, problems
@@ -106,36 +107,36 @@ def roster(leads: list[dict[str, Any]]) -> list[dict[str, str | None]]:
     return [{"full_name": short(full_name_of(lead)), "company": short(lead.get("company"))} for lead in leads]
 
 
-def _other_leads(store: RunSessionStore, run: dict[str, Any], lead_item: dict[str, Any]) -> tuple[OtherLead, ...]:
-    if int(run.get("total") or 0) <= 1:
+def _other_leads(store: RunSessionStore, run: RunItem, lead_item: LeadItem) -> tuple[OtherLead, ...]:
+    if run.total <= 1:
         return ()
-    index = int(lead_item.get("index") or 0)
-    names = run.get("roster")
+    names = run.roster
     if names is None:  # a run dispatched before runs carried a roster: one query of its lead items
-        found = {int(i["index"]): i.get("lead") or {} for i in store.get_run_leads(run["id"])}
-        names = [roster([found[i]])[0] if i in found else {} for i in range(max(found, default=-1) + 1)]
+        found = {lead.index: lead.lead for lead in store.get_run_leads(run.id)}
+        names = [RosterEntry.model_validate(roster([found[i]])[0]) if i in found else RosterEntry()
+                 for i in range(max(found, default=-1) + 1)]
     return tuple(
-        OtherLead(full_name=entry.get("full_name"), company=entry.get("company"))
+        OtherLead(full_name=entry.full_name, company=entry.company)
         for i, entry in enumerate(names)
-        if i != index
+        if i != lead_item.index
     )
 
 
 class _Chat:
     """The session's chat messages, read at most once and only when needed."""
 
-    def __init__(self, store: RunSessionStore, run: dict[str, Any]):
+    def __init__(self, store: RunSessionStore, run: RunItem):
         self._store, self._run = store, run
         self._messages: tuple[str, ...] | None = None
 
     def messages(self) -> tuple[str, ...]:
         if self._messages is None:
             try:
-                found = self._store.get_session_messages(self._run["workspace_id"], self._run["session_id"])
+                found = self._store.get_session_messages(self._run.workspace_id, self._run.session_id)
             except Exception as error:  # noqa: BLE001 - without the chat, flags stay as they are
                 logger.warning("could not read the session's chat", extra={"error": type(error).__name__})
                 found = []
-            self._messages = tuple(str(m.get("content") or "") for m in found)
+            self._messages = tuple(message.content for message in found)
         return self._messages
 
 

@@ -19,16 +19,17 @@ from outreach.dal.base import RunSessionStore
 from outreach.logic.runs import run_view
 from outreach.logic.webhooks import delivery_message
 from outreach.models.events import RUN_COMPLETED, RUN_FAILED, SERVICE_SOURCE
+from outreach.models.items import RunItem
 
 logger = Logger(service=SERVICE_NAME, child=True)
 
 
-def run_event_detail(run: dict[str, Any], view: dict[str, Any]) -> dict[str, Any]:
+def run_event_detail(run: RunItem, view: dict[str, Any]) -> dict[str, Any]:
     return {
-        "run_id": run["id"],
-        "session_id": run["session_id"],
-        "workspace_id": run["workspace_id"],
-        "kind": run["kind"],
+        "run_id": run.id,
+        "session_id": run.session_id,
+        "workspace_id": run.workspace_id,
+        "kind": run.kind,
         "status": view["status"],
         "progress": view["progress"],
     }
@@ -52,7 +53,7 @@ def announce_run_end(store: RunSessionStore, run_id: str) -> None:
             answer = runtime.eventbridge().put_events(Entries=[entry])
             if answer.get("FailedEntryCount"):
                 logger.error("the run event was refused", extra={"run_id": run_id, "entries": answer.get("Entries")})
-        if run.get("webhook") and s.webhook_queue_url:
+        if run.webhook is not None and s.webhook_queue_url:
             runtime.sqs().send_message(QueueUrl=s.webhook_queue_url, MessageBody=json.dumps(delivery_message(run)))
     except Exception:  # the run is finished either way; the event is what is lost, and the log says so
         logger.exception("could not announce the end of the run", extra={"run_id": run_id})

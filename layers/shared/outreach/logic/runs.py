@@ -24,6 +24,7 @@ from outreach.logic.auth import issue_run_token
 from outreach.logic.leads import lead_id
 from outreach.logic.review import roster
 from outreach.logic.webhook_urls import resolve_webhook_url
+from outreach.models.items import LeadItem, RunItem, SessionItem, TokenUsage
 from outreach.models.requests import ChatTurnRequest, GenerateExamplesRequest, WebhookTarget
 
 logger = Logger(service=SERVICE_NAME, child=True)
@@ -133,7 +134,7 @@ def _check_generate(store: RunSessionStore, workspace_id: str, session_id: str, 
         raise SessionNotFound()
     leads = {example_lead_key(lead_id(lead.as_sent())) for lead in request.leads}
     if not request.is_first_batch:
-        leads |= {parse_manifest_entry(entry)[0] for entry in session.get("example_manifest") or []}
+        leads |= {parse_manifest_entry(entry)[0] for entry in session.example_manifest}
     if len(leads) > MAX_EXAMPLES:
         raise TooManyExamples(
             f"A session holds at most {MAX_EXAMPLES} examples; these leads would make {len(leads)}. "
@@ -146,7 +147,7 @@ def _check_chat(store: RunSessionStore, workspace_id: str, session_id: str, requ
     session = store.get_session(workspace_id, session_id)
     if session is None:
         raise SessionNotFound()
-    if int(session.get("message_count") or 0) + 2 > MAX_MESSAGES:
+    if session.message_count + 2 > MAX_MESSAGES:
         raise TooManyMessages(
             f"A session holds at most {MAX_MESSAGES} chat messages and this one is full: start a new session."
         )
@@ -165,7 +166,7 @@ def dispatch_generate(
 ) -> dict[str, str]:
     _check_generate(store, workspace_id, session_id, request)
 
-    def build(run_id: str, session: dict[str, Any]):
+    def build(run_id: str, session: SessionItem):
         ttl = _ttl(settings)
         leads = []
         for index, lead in enumerate(request.leads):
@@ -177,10 +178,10 @@ def dispatch_generate(
             "total": len(leads),
             "roster": roster([lead["lead"] for lead in leads]),
             "context": {
-                "skeleton": session.get("skeleton"),
-                "draft_subject": session.get("draft_subject"),
-                "draft_body": session.get("draft_body"),
-                "framework_version": session.get("framework_version", 0),
+                "skeleton": session.skeleton,
+                "draft_subject": session.draft_subject,
+                "draft_body": session.draft_body,
+                "framework_version": session.framework_version,
                 "sequence_context": (
                     request.sequence_context.model_dump(mode="json") if request.sequence_context else None
                 ),
@@ -217,7 +218,7 @@ def dispatch_chat_turn(
 ) -> dict[str, str]:
     _check_chat(store, workspace_id, session_id, request)
 
-    def build(run_id: str, session: dict[str, Any]):
+    def build(run_id: str, session: SessionItem):
         run = {
             "total": 1,
             "context": {
@@ -247,37 +248,41 @@ def dispatch_chat_turn(
     )
 
 
-def example_from(lead_item: dict[str, Any], run: dict[str, Any]) -> dict[str, Any]:
-    """A lead item as the example object clients see on the session."""
-    finished = lead_item.get("status") in ("completed", "failed")
+def example_from(lead_item: LeadItem, run: RunItem) -> dict[str, Any]:
+    """A lead item as the example clients see (the Example answer), and as the session stores it (ExampleItem)."""
+    finished = lead_item.status in ("completed", "failed")
     return {
-        "lead_id": lead_item["lead_id"],
-        "lead": lead_item["lead"],
-        "subject": lead_item.get("subject"),
-        "body": lead_item.get("body"),
-        "status": lead_item["status"] if finished else "failed",
-        "error": lead_item.get("error") if finished else UNFINISHED_LEAD,
-        "run_id": run["id"],
-        "framework_version": (run.get("context") or {}).get("framework_version", 0),
-        "created_at": lead_item.get("finished_at") or run.get("created_at"),
-        "review": lead_item.get("review") if lead_item.get("status") == "completed" else None,
+        "lead_id": lead_item.lead_id,
+        "lead": lead_item.lead,
+        "subject": lead_item.subject,
+        "body": lead_item.body,
+        "status": lead_item.status if finished else "failed",
+        "error": lead_item.error if finished else UNFINISHED_LEAD,
+        "run_id": run.id,
+        "framework_version": run.context.framework_version,
+        "created_at": lead_item.finished_at or run.created_at,
+        "review": (
+            lead_item.review.model_dump(exclude_unset=True)
+            if lead_item.status == "completed" and lead_item.review is not None
+            else None
+        ),
     }
 
 
-def tally(leads: list[dict[str, Any]]) -> tuple[dict[str, int], dict[str, int]]:
+def tally(leads: list[LeadItem]) -> tuple[dict[str, int], dict[str, int]]:
     progress = {"total": len(leads), "completed": 0, "failed": 0}
-    usage = {"input_tokens": 0, "cached_input_tokens": 0, "output_tokens": 0}
+    usage = TokenUsage()
     for lead in leads:
-        if lead.get("status") in ("completed", "failed"):
-            progress[lead["status"]] += 1
-        for name in usage:
-            usage[name] += int((lead.get("usage") or {}).get(name, 0))
-    return progress, usage
+        if lead.status in ("completed", "failed"):
+            progress[lead.status] += 1
+        if lead.usage is not None:
+            usage += lead.usage
+    return progress, usage.model_dump()
 
 
-def review_tally(leads: list[dict[str, Any]]) -> dict[str, int]:
+def review_tally(leads: list[LeadItem]) -> dict[str, int]:
     """How many finished emails can be trusted as written, and how many a rep should read first."""
-    verdicts = [(lead.get("review") or {}).get("verdict") for lead in leads if lead.get("status") == "completed"]
+    verdicts = [lead.review.verdict for lead in leads if lead.status == "completed" and lead.review is not None]
     return {"ok": verdicts.count("ok"), "needs_review": verdicts.count("needs_review")}
 
 
@@ -286,49 +291,49 @@ FINISHED_LEAD = ("completed", "failed")
 _STATUS_RANK = {"QUEUED": 0, "EXECUTING": 1, **{status: 2 for status in FINAL_STATUSES}}
 
 
-def shown_status(run: dict[str, Any], finished_leads: int) -> str:
+def shown_status(run: RunItem, finished_leads: int) -> str:
     """The run's status as clients see it: leads landing mean it runs, whichever worker marks the run first."""
-    if run["status"] == "QUEUED" and finished_leads:
+    if run.status == "QUEUED" and finished_leads:
         return "EXECUTING"
-    return run["status"]
+    return run.status
 
 
-def run_version(run: dict[str, Any], finished_leads: int) -> int:
+def run_version(run: RunItem, finished_leads: int) -> int:
     """Grows with every change a client can see (a lead finished, a status change) and never goes back: finished
     leads only grow and the status only moves forward. Counted from the lead items and the run's status, so the
     leads never write a shared counter. 1 for a new run, so ``after=0`` always answers at once."""
     return 1 + finished_leads + _STATUS_RANK.get(shown_status(run, finished_leads), 0)
 
 
-def run_view(store: RunStore, run: dict[str, Any]) -> dict[str, Any]:
-    """The run as its token holder sees it; a generate run lists the examples finished so far."""
+def run_view(store: RunStore, run: RunItem) -> dict[str, Any]:
+    """The run as its token holder sees it (the Run answer); a generate run lists the examples finished so far."""
     view = {
-        "id": run["id"],
-        "kind": run["kind"],
-        "status": run["status"],
-        "session_id": run["session_id"],
-        "created_at": run["created_at"],
-        "started_at": run.get("started_at"),
-        "finished_at": run.get("finished_at"),
-        "error": run.get("error"),
+        "id": run.id,
+        "kind": run.kind,
+        "status": run.status,
+        "session_id": run.session_id,
+        "created_at": run.created_at,
+        "started_at": run.started_at,
+        "finished_at": run.finished_at,
+        "error": run.error,
     }
     finished = 0
-    if run["kind"] == GENERATE:
-        leads = store.get_run_leads(run["id"])
+    if run.kind == GENERATE:
+        leads = store.get_run_leads(run.id)
         progress, usage = tally(leads)
         finished = progress["completed"] + progress["failed"]
-        if run["status"] in FINAL_STATUSES and run.get("progress"):
-            progress = run["progress"]  # the aggregate's count: leads that never finished count as failed
+        if run.status in FINAL_STATUSES and run.progress:
+            progress = run.progress.model_dump(exclude_unset=True)  # the aggregate's: unfinished leads failed
         view["status"] = shown_status(run, finished)
-        view["examples"] = [example_from(lead, run) for lead in leads if lead.get("status") in FINISHED_LEAD]
+        view["examples"] = [example_from(lead, run) for lead in leads if lead.status in FINISHED_LEAD]
         view["review"] = review_tally(leads)
     else:
         progress = {
             "total": 1,
-            "completed": int(run["status"] == "COMPLETED"),
-            "failed": int(run["status"] == "FAILED"),
+            "completed": int(run.status == "COMPLETED"),
+            "failed": int(run.status == "FAILED"),
         }
-        usage = run.get("usage") or {"input_tokens": 0, "cached_input_tokens": 0, "output_tokens": 0}
+        usage = run.usage.model_dump(exclude_unset=True) if run.usage is not None else TokenUsage().model_dump()
     examples = view.pop("examples", None)
     review = view.pop("review", {"ok": 0, "needs_review": 0})
     view["version"] = run_version(run, finished)

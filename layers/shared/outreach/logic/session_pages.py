@@ -108,8 +108,9 @@ def messages_page(store: SessionStore, workspace_id: str, session_id: str, *, li
     if item is None:
         raise SessionNotFound()
     start = decode_cursor(cursor, session_id, MESSAGES)[0] if cursor else 0
-    total = int(item.get("message_count") or 0)
-    messages = store.get_messages(session_id, start, min(start + limit, total))
+    total = item.message_count
+    read = store.get_messages(session_id, start, min(start + limit, total))
+    messages = [m.model_dump(exclude_unset=True) for m in read]
     return _page(session_id, MESSAGES, messages, start, total, "")
 
 
@@ -120,7 +121,7 @@ def examples_page(store: SessionStore, workspace_id: str, session_id: str, *, li
         item = store.get_session(workspace_id, session_id)
         if item is None:
             raise SessionNotFound()
-        manifest = item.get("example_manifest") or []
+        manifest = item.example_manifest
         version = manifest_version(manifest)
         start = 0
         if cursor:
@@ -129,5 +130,6 @@ def examples_page(store: SessionStore, workspace_id: str, session_id: str, *, li
                 raise ExamplesChanged()
         examples = store.get_examples(session_id, [version_of(e) for e in manifest[start : start + limit]])
         if examples is not None:  # None: a run replaced them between the two reads; read again
-            return _page(session_id, EXAMPLES, examples, start, len(manifest), version)
+            shown = [e.model_dump(exclude_unset=True) for e in examples]
+            return _page(session_id, EXAMPLES, shown, start, len(manifest), version)
     raise ExamplesChanged()

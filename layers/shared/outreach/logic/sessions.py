@@ -20,6 +20,7 @@ from outreach.limits import (
     stored_size,
 )
 from outreach.logic.session_pages import fit_session
+from outreach.models.items import SessionItem
 from outreach.models.requests import CreateSessionRequest, UpdateSessionRequest
 
 _DEFAULTS: dict[str, Any] = {
@@ -34,32 +35,33 @@ _DEFAULTS: dict[str, Any] = {
     "generated_examples": [],
     "task_status": None,
 }
-_LISTS = ("messages", "generated_examples", "skeleton_history", "draft_history")
+_LISTS = {"messages", "generated_examples", "skeleton_history", "draft_history"}
 # Stored on the session item for the store's own use, never shown.
-_INTERNAL = ("pk", "sk", "gsi1pk", "gsi1sk", "workspace_id", "expires_at", "task_run_id", "task_expires_at",
-             "example_manifest", "message_count", "example_count")
+_INTERNAL = {"workspace_id", "expires_at", "task_run_id", "task_expires_at", "example_manifest", "message_count",
+             "example_count"}
 CHAT = "chat_processing"
 
 
-def _claim_live(item: dict[str, Any], now: int | None = None) -> bool:
-    return bool(item.get("task_status")) and int(item.get("task_expires_at") or 0) >= (now or now_epoch())
+def _claim_live(item: SessionItem, now: int | None = None) -> bool:
+    return bool(item.task_status) and (item.task_expires_at or 0) >= (now or now_epoch())
 
 
-def session_view(item: dict[str, Any], now: int | None = None) -> dict[str, Any]:
-    """The session as clients see it. A claim past its expiry counts as free, so it shows as idle."""
-    stored = {k: v for k, v in item.items() if k not in _INTERNAL}
-    view = {"id": stored.get("id"), "campaign_id": stored.get("campaign_id"), "node_id": stored.get("node_id"),
-            **_DEFAULTS, **stored}
-    if view["task_status"] and not _claim_live(item, now):
-        view["task_status"] = None
+def session_view(item: SessionItem, now: int | None = None, *, without: set[str] = frozenset()) -> dict[str, Any]:
+    """The session as clients see it (the Session answer), from what was stored: the attributes it holds, the
+    defaults of those it does not. A claim past its expiry counts as free, so it shows as idle."""
+    stored = item.model_dump(exclude_unset=True, exclude=_INTERNAL | without)
+    view = {"id": item.id, "campaign_id": item.campaign_id, "node_id": item.node_id,
+            **{k: v for k, v in _DEFAULTS.items() if k not in without}, **stored}
+    view["task_status"] = item.task_status if _claim_live(item, now) else None
     return view
 
 
-def session_summary(item: dict[str, Any], now: int | None = None) -> dict[str, Any]:
-    """A listed session: every field but the lists, with how many messages and examples it holds."""
-    view = {k: v for k, v in session_view(item, now).items() if k not in _LISTS}
-    view["message_count"] = int(item.get("message_count") or 0)
-    view["example_count"] = len(item.get("example_manifest") or [])
+def session_summary(item: SessionItem, now: int | None = None) -> dict[str, Any]:
+    """A listed session (the SessionSummary answer): every field but the lists, with how many messages and
+    examples it holds."""
+    view = session_view(item, now, without=_LISTS)
+    view["message_count"] = item.message_count
+    view["example_count"] = len(item.example_manifest)
     return view
 
 
@@ -83,8 +85,7 @@ def create_session(store: SessionStore, workspace_id: str, request: CreateSessio
         "created_at": now,
         "updated_at": now,
     }
-    store.create_session(workspace_id, session)
-    return fit_session(session_view(session), [])
+    return fit_session(session_view(store.create_session(workspace_id, session)), [])
 
 
 def get_session(store: SessionStore, workspace_id: str, session_id: str) -> dict[str, Any]:
@@ -92,7 +93,7 @@ def get_session(store: SessionStore, workspace_id: str, session_id: str) -> dict
     item = store.read_session(workspace_id, session_id)
     if item is None:
         raise SessionNotFound()
-    return fit_session(session_view(item), item.get("example_manifest") or [])
+    return fit_session(session_view(item), item.example_manifest)
 
 
 # ------------------------------------------------------------------ paging
@@ -140,7 +141,7 @@ def list_sessions(
         summary = session_summary(item, now)
         used += stored_size(summary)
         if sessions and used > LIST_PAGE_BYTES:  # a page of huge drafts ends early, under Lambda's 6 MB
-            next_key = {k: items[i - 1][k] for k in ("pk", "sk", "gsi1pk", "gsi1sk")}
+            next_key = store.page_key_after(items[i - 1])
             break
         sessions.append(summary)
     return {
@@ -165,23 +166,24 @@ def update_session(
         fields = dict(changes)
         draft_named = bool({"draft_subject", "draft_body"} & changes.keys())
         now = now_epoch()
-        if draft_named and _claim_live(item, now) and item.get("task_status") == CHAT:
+        if draft_named and _claim_live(item, now) and item.task_status == CHAT:
             raise SessionBusy(CHAT)
-        draft_changes = {k for k in ("draft_subject", "draft_body") if k in changes and changes[k] != item.get(k)}
-        if draft_changes and (item.get("draft_subject") or item.get("draft_body")):
+        current = {"draft_subject": item.draft_subject, "draft_body": item.draft_body}
+        draft_changes = {k for k in current if k in changes and changes[k] != current[k]}
+        if draft_changes and (item.draft_subject or item.draft_body):
             entry = {
-                "draft_subject": item.get("draft_subject"),
-                "draft_body": item.get("draft_body"),
-                "framework_version": item.get("framework_version", 0),
+                "draft_subject": item.draft_subject,
+                "draft_body": item.draft_body,
+                "framework_version": item.framework_version,
                 "replaced_at": now_iso(),
             }
-            fields["draft_history"] = add_draft_history(item.get("draft_history") or [], entry)
+            fields["draft_history"] = add_draft_history(item.draft_history, entry)
         fields["updated_at"] = now_iso()
         updated = store.update_session(
             workspace_id,
             session_id,
             fields,
-            expected_updated_at=item["updated_at"],
+            expected_updated_at=item.updated_at,
             unless_task=CHAT if draft_named else None,
             now=now,
         )

@@ -18,7 +18,6 @@ import json
 import socket
 import ssl
 from datetime import UTC, datetime
-from typing import Any
 from urllib.parse import urlsplit
 
 from standardwebhooks import Webhook
@@ -26,6 +25,7 @@ from standardwebhooks import Webhook
 from outreach.dal.base import SessionStore
 from outreach.logic.runs import run_view
 from outreach.logic.webhook_urls import InvalidWebhookUrl, resolve_webhook_url
+from outreach.models.items import RunItem
 
 DELIVERY_TIMEOUT_S = 10
 
@@ -41,13 +41,13 @@ def signing_secret(service_secret: bytes, workspace_id: str) -> str:
     return "whsec_" + base64.b64encode(key).decode()
 
 
-def delivery_message(run: dict[str, Any]) -> dict[str, str]:
-    return {"webhook_id": f"msg_{run['id']}", "run_id": run["id"]}
+def delivery_message(run: RunItem) -> dict[str, str]:
+    return {"webhook_id": f"msg_{run.id}", "run_id": run.id}
 
 
-def payload(store: SessionStore, run: dict[str, Any]) -> tuple[str, datetime]:
+def payload(store: SessionStore, run: RunItem) -> tuple[str, datetime]:
     view = run_view(store, run)
-    finished = datetime.fromisoformat(str(run.get("finished_at") or run["created_at"]))
+    finished = datetime.fromisoformat(run.finished_at or run.created_at)
     kind = "run.completed" if view["status"] == "COMPLETED" else "run.failed"
     body = {"type": kind, "timestamp": finished.astimezone(UTC).isoformat().replace("+00:00", "Z"), "data": view}
     return json.dumps(body, separators=(",", ":")), finished
@@ -98,15 +98,15 @@ def post(url: str, body: str, headers: dict[str, str], *, allow_loopback: bool) 
 def deliver(store: SessionStore, service_secret: bytes, message: dict[str, str], *, allow_loopback: bool) -> str:
     """One try of one delivery: 'delivered', 'gone' (the run expired), or DeliveryFailed to try again."""
     run = store.get_run(message["run_id"])
-    if run is None or not run.get("webhook"):
+    if run is None or run.webhook is None:
         return "gone"
     body, _ = payload(store, run)
     # The body is the same on every try; the timestamp is this try's (receivers refuse stale ones).
     headers = signed_headers(
-        signing_secret(service_secret, run["workspace_id"]), message["webhook_id"], datetime.now(UTC), body
+        signing_secret(service_secret, run.workspace_id), message["webhook_id"], datetime.now(UTC), body
     )
     try:
-        status = post(run["webhook"]["url"], body, headers, allow_loopback=allow_loopback)
+        status = post(run.webhook.url, body, headers, allow_loopback=allow_loopback)
     except InvalidWebhookUrl as error:
         raise DeliveryFailed(f"the webhook URL is refused now: {error.message}") from None
     if not 200 <= status < 300:

@@ -41,6 +41,7 @@ from outreach.logic.review import review_and_repair, review_summary
 from outreach.logic.run_events import announce_run_end
 from outreach.logic.runs import example_from, tally
 from outreach.logic.sessions import add_draft_history, add_skeleton_history
+from outreach.models.items import RunItem
 from outreach.prompts import email_prompt, framework_prompt
 
 logger = Logger(service=SERVICE_NAME, child=True)
@@ -70,9 +71,9 @@ def failure_message(error: str | None) -> str:
     return FAILURE_MESSAGES.get(error, f"The step failed ({error}).")
 
 
-def _cache_key(run: dict[str, Any]) -> str:
+def _cache_key(run: RunItem) -> str:
     # One key per session and framework version: every lead of a run shares the prompt prefix.
-    return f"{run['session_id']}:v{(run.get('context') or {}).get('framework_version', 0)}"
+    return f"{run.session_id}:v{run.context.framework_version}"
 
 
 RESULT_WRITE_ATTEMPTS = 6  # a lead's result is written this many times before giving up (~10 s of backoff)
@@ -109,25 +110,25 @@ def generate_lead(
     past it this raises WorkspaceBusy and the state machine tries the lead again a little later. DynamoDB
     throttling before the LLM call raises StoreThrottled, which the state machine retries too."""
     run, lead_item = store.get_run_and_lead(run_id, index)
-    if run is None or lead_item is None or run["status"] in FINAL_STATUSES:
+    if run is None or lead_item is None or run.status in FINAL_STATUSES:
         return {"index": index, "status": "skipped"}
-    if lead_item["status"] != "pending":
-        return {"index": index, "status": lead_item["status"]}
+    if lead_item.status != "pending":
+        return {"index": index, "status": lead_item.status}
     if index == 0:  # one worker marks the run started: a write per lead would contend for the run item
         store.mark_run_executing(run_id, now_iso())
 
-    ctx = run["context"]
+    ctx = run.context
     prompt = email_prompt(
-        skeleton=ctx["skeleton"],
-        draft_subject=ctx.get("draft_subject"),
-        draft_body=ctx.get("draft_body"),
-        sequence_context=ctx.get("sequence_context"),
-        lead=lead_item["lead"],
+        skeleton=ctx.skeleton,
+        draft_subject=ctx.draft_subject,
+        draft_body=ctx.draft_body,
+        sequence_context=ctx.sequence_context,
+        lead=lead_item.lead,
         cache_key=_cache_key(run),
     )
     lease = f"{run_id}:{index}"
     if llm_cap and not store.acquire_llm_slot(
-        run["workspace_id"], lease, cap=llm_cap, now=now_epoch(), expires_at=now_epoch() + LEASE_S
+        run.workspace_id, lease, cap=llm_cap, now=now_epoch(), expires_at=now_epoch() + LEASE_S
     ):
         raise WorkspaceBusy(f"{llm_cap} LLM calls of this workspace are already in flight")
     started = time.monotonic()
@@ -140,7 +141,7 @@ def generate_lead(
         return {"index": index, "status": "failed"}
     finally:
         if llm_cap:
-            _release_slot(store, run["workspace_id"], lease)
+            _release_slot(store, run.workspace_id, lease)
     latency_ms = round((time.monotonic() - started) * 1000)
     _record_result(
         store,
@@ -180,23 +181,23 @@ def aggregate(store: RunSessionStore, run_id: str) -> dict[str, Any]:
     run = store.get_run(run_id)
     if run is None:
         return {"run_id": run_id, "status": "missing"}
-    if run["status"] in FINAL_STATUSES:
-        return {"run_id": run_id, "status": run["status"]}  # done before: change nothing
+    if run.status in FINAL_STATUSES:
+        return {"run_id": run_id, "status": run.status}  # done before: change nothing
 
     leads = store.get_run_leads(run_id)
     examples = [example_from(lead, run) for lead in leads]
     progress, usage = tally(leads)
     progress = {**progress, "failed": sum(1 for e in examples if e["status"] == "failed")}
-    session_id = run["session_id"]
-    session = store.get_session(run["workspace_id"], session_id)
-    if session is None or session.get("task_run_id") != run_id:
+    session_id = run.session_id
+    session = store.get_session(run.workspace_id, session_id)
+    if session is None or session.task_run_id != run_id:
         return _fail(store, run, CLAIM_LOST, progress, usage)
 
-    old_manifest = list(session.get("example_manifest") or [])
+    old_manifest = list(session.example_manifest)
     existing = [dict(zip(("lead_key", "run_id", "status"), parse_manifest_entry(e), strict=True)) for e in old_manifest]
     new = [{"lead_key": example_lead_key(e["lead_id"]), "run_id": run_id, "status": e["status"], "example": e}
            for e in examples]
-    merged = merge_examples(existing, new, first_batch=bool(run["context"].get("is_first_batch")),
+    merged = merge_examples(existing, new, first_batch=run.context.is_first_batch,
                             key=lambda e: e["lead_key"])
     if len(merged) > MAX_EXAMPLES:
         message = (f"The session would hold more than {MAX_EXAMPLES} examples. "
@@ -218,7 +219,8 @@ def aggregate(store: RunSessionStore, run_id: str) -> dict[str, Any]:
             {"status": "COMPLETED", "finished_at": now, "progress": progress, "usage": usage},
         )
     except ClaimLost:
-        if (store.get_run(run_id) or {}).get("status") != "COMPLETED":  # not an earlier try of this very commit
+        again = store.get_run(run_id)
+        if again is None or again.status != "COMPLETED":  # not an earlier try of this very commit
             _best_effort(store.delete_example_versions, session_id,
                          [f"{example_lead_key(e['lead_id'])}#{run_id}" for e in ours])
         return _fail(store, run, CLAIM_LOST, progress, usage)
@@ -247,28 +249,28 @@ def _best_effort(cleanup, session_id: str, versions: list[str]) -> None:
 
 def chat_turn(store: RunSessionStore, writer: Writer, run_id: str) -> dict[str, Any]:
     run = store.get_run(run_id)
-    if run is None or run["status"] in FINAL_STATUSES:
-        return {"run_id": run_id, "status": run["status"] if run else "missing"}
-    session_id = run["session_id"]
-    session = store.get_session(run["workspace_id"], session_id)
-    if session is None or session.get("task_run_id") != run_id:
+    if run is None or run.status in FINAL_STATUSES:
+        return {"run_id": run_id, "status": run.status if run else "missing"}
+    session_id = run.session_id
+    session = store.get_session(run.workspace_id, session_id)
+    if session is None or session.task_run_id != run_id:
         return _fail(store, run, CLAIM_LOST)
-    count = int(session.get("message_count") or 0)
+    count = session.message_count
     if count + 2 > MAX_MESSAGES:
         return _fail(store, run, f"The session holds its limit of {MAX_MESSAGES} messages: start a new session.")
     store.mark_run_executing(run_id, now_iso())
 
-    ctx = run["context"]
+    ctx = run.context
     prompt = framework_prompt(
-        messages=store.recent_messages(session_id, count, CHAT_WINDOW_CHARS),
+        messages=[message.model_dump() for message in store.recent_messages(session_id, count, CHAT_WINDOW_CHARS)],
         earlier_messages=count,
-        skeleton=session.get("skeleton"),
-        draft_subject=session.get("draft_subject"),
-        draft_body=session.get("draft_body"),
-        available_var_names=ctx.get("available_var_names") or [],
-        sample_leads=ctx.get("sample_leads") or [],
-        sequence_context=ctx.get("sequence_context"),
-        user_message=ctx["message"],
+        skeleton=session.skeleton,
+        draft_subject=session.draft_subject,
+        draft_body=session.draft_body,
+        available_var_names=ctx.available_var_names,
+        sample_leads=ctx.sample_leads,
+        sequence_context=ctx.sequence_context,
+        user_message=ctx.message,
         cache_key=f"{session_id}:chat",
     )
     try:
@@ -278,30 +280,29 @@ def chat_turn(store: RunSessionStore, writer: Writer, run_id: str) -> dict[str, 
 
     now = now_iso()
     messages = [
-        {"role": "user", "content": ctx["message"], "created_at": ctx["message_created_at"]},
+        {"role": "user", "content": ctx.message, "created_at": ctx.message_created_at},
         {"role": "assistant", "content": result.value.reply, "created_at": now},
     ]
     fields: dict[str, Any] = {"message_count": count + len(messages), "updated_at": now}
     framework = result.value.framework
     if framework is not None:
         skeleton = framework.skeleton.model_dump()
-        version = int(session.get("framework_version") or 0)
-        if session.get("skeleton"):
-            history = session.get("skeleton_history") or []
-            fields["skeleton_history"] = add_skeleton_history(history, session["skeleton"])
-        if session.get("draft_subject") or session.get("draft_body"):
+        version = session.framework_version
+        if session.skeleton:
+            fields["skeleton_history"] = add_skeleton_history(session.skeleton_history, session.skeleton)
+        if session.draft_subject or session.draft_body:
             entry = {
-                "draft_subject": session.get("draft_subject"),
-                "draft_body": session.get("draft_body"),
+                "draft_subject": session.draft_subject,
+                "draft_body": session.draft_body,
                 "framework_version": version,
                 "replaced_at": now,
             }
-            fields["draft_history"] = add_draft_history(session.get("draft_history") or [], entry)
+            fields["draft_history"] = add_draft_history(session.draft_history, entry)
         fields.update(
             skeleton=skeleton,
             draft_subject=framework.draft_subject,
             draft_body=framework.draft_body,
-            framework_version=version + 1 if skeleton != session.get("skeleton") else version,
+            framework_version=version + 1 if skeleton != session.skeleton else version,
         )
     usage = result.usage.model_dump()
     try:
@@ -333,7 +334,7 @@ def fail_and_release(store: RunSessionStore, run_id: str, error: str) -> dict[st
 
 def _fail(
     store: RunSessionStore,
-    run: dict[str, Any],
+    run: RunItem,
     error: str,
     progress: dict[str, int] | None = None,
     usage: dict[str, int] | None = None,
@@ -343,9 +344,9 @@ def _fail(
         fields["progress"] = progress
     if usage is not None:
         fields["usage"] = usage
-    marked = store.fail_run(run["id"], fields)
-    released = store.release_claim(run["session_id"], run["id"])
+    marked = store.fail_run(run.id, fields)
+    released = store.release_claim(run.session_id, run.id)
     if marked:  # this writer failed the run: it alone announces it
-        announce_run_end(store, run["id"])
-    logger.warning("run failed", extra={"run_id": run["id"], "reason": error, "released": released, "marked": marked})
-    return {"run_id": run["id"], "status": "FAILED" if marked else "unchanged", "released": released}
+        announce_run_end(store, run.id)
+    logger.warning("run failed", extra={"run_id": run.id, "reason": error, "released": released, "marked": marked})
+    return {"run_id": run.id, "status": "FAILED" if marked else "unchanged", "released": released}
