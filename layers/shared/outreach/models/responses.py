@@ -26,6 +26,7 @@ from pydantic import (
 )
 
 from outreach.limits import MAX_EXAMPLES, MAX_MESSAGES
+from outreach.models.items import RunProgress
 from outreach.models.llm import Skeleton
 from outreach.models.requests import Lead
 
@@ -193,10 +194,8 @@ class Deleted(Answer):
     success: bool
 
 
-class Progress(Answer):
-    total: int = Field(ge=0)
-    completed: int = Field(ge=0)
-    failed: int = Field(ge=0)
+class Progress(Answer, RunProgress):
+    """A run's leads: how many, and how many ended each way (the counts the run item stores)."""
 
 
 class Usage(Answer):
