@@ -133,7 +133,7 @@ def _at(now: int | None):
 
 @pytest.fixture
 def make_generate_run(store, dispatch):
-    """A generate run dispatched as the API does it (runs.dispatch_generate): claim, run record, lead items."""
+    """A generate run dispatched as the API does it (runs.dispatch): claim, run record, lead items."""
 
     def make(session: SessionItem, leads: list[dict], *, workspace: str = WS_A, first_batch: bool = False,
              sequence_context: dict | None = None, now: int | None = None, with_roster: bool = True) -> str:
@@ -141,7 +141,7 @@ def make_generate_run(store, dispatch):
         if sequence_context is not None:
             body["sequenceContext"] = sequence_context
         with _at(now):
-            out = runs.dispatch_generate(store, dispatch.sfn, dispatch.settings, dispatch.secret, workspace,
+            out = runs.dispatch(store, dispatch.sfn, dispatch.settings, dispatch.secret, workspace,
                                          session.id, GenerateExamplesRequest.model_validate(body))
         if not with_roster:  # a run dispatched before runs carried a roster
             dispatch.dynamodb.update_item(TableName=dispatch.table_name, Key=to_key(run_key(out["runId"])),
@@ -153,7 +153,7 @@ def make_generate_run(store, dispatch):
 
 @pytest.fixture
 def make_chat_run(store, dispatch):
-    """A chat-turn run dispatched as the API does it (runs.dispatch_chat_turn)."""
+    """A chat-turn run dispatched as the API does it (runs.dispatch)."""
 
     def make(session: SessionItem, message: str, *, workspace: str = WS_A, available: list[str] | None = None) -> str:
         body = {
@@ -161,7 +161,7 @@ def make_chat_run(store, dispatch):
             "availableVarNames": available if available is not None else ["first_name", "company"],
             "sampleLeads": [{"first_name": "Ann", "company": "Acme"}],
         }
-        out = runs.dispatch_chat_turn(store, dispatch.sfn, dispatch.settings, dispatch.secret, workspace,
+        out = runs.dispatch(store, dispatch.sfn, dispatch.settings, dispatch.secret, workspace,
                                       session.id, ChatTurnRequest.model_validate(body))
         return out["runId"]
 

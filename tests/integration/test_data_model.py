@@ -136,7 +136,7 @@ def test_a_top_up_past_the_example_limit_is_422_and_claims_nothing(store, writer
     top_up(store, writer, make_generate_run, session, leads, first_batch=True)
     request = GenerateExamplesRequest.model_validate({"leads": [{"first_name": "One", "company": "More"}]})
     with pytest.raises(TooManyExamples) as info:
-        runs.dispatch_generate(store, RefusingSfn(), SETTINGS, SECRET, WS_A, session.id, request)
+        runs.dispatch(store, RefusingSfn(), SETTINGS, SECRET, WS_A, session.id, request)
     assert (info.value.status, info.value.code) == (422, "too_many_examples")
     assert "task_status" not in store.get_session(WS_A, session.id).model_fields_set
     # Leads already present, or a first batch, still fit.
@@ -164,7 +164,7 @@ def test_a_full_chat_is_422_too_many_messages_and_claims_nothing(store, writer, 
         chat(store, writer, make_chat_run, session, f"short turn {n}")
     request = ChatTurnRequest.model_validate({"message": "one more"})
     with pytest.raises(TooManyMessages) as info:
-        runs.dispatch_chat_turn(store, RefusingSfn(), SETTINGS, SECRET, WS_A, session.id, request)
+        runs.dispatch(store, RefusingSfn(), SETTINGS, SECRET, WS_A, session.id, request)
     assert (info.value.status, info.value.code) == (422, "too_many_messages")
     item = store.get_session(WS_A, session.id)
     assert "task_status" not in item.model_fields_set and item.message_count == 6
@@ -192,10 +192,10 @@ def test_prior_nodes_that_would_not_fit_the_run_are_422_naming_the_field(store, 
     session = make_session()
     body = {"leads": [{"first_name": "Ann"}],
             "sequenceContext": {"position": 51, "prior_nodes": [{"subject": "s", "body": "y" * 9500}] * 50}}
-    for request, dispatch in ((GenerateExamplesRequest.model_validate(body), runs.dispatch_generate),
-                              (ChatTurnRequest.model_validate({**body, "message": "hi"}), runs.dispatch_chat_turn)):
+    chat = {**body, "message": "hi"}
+    for request in (GenerateExamplesRequest.model_validate(body), ChatTurnRequest.model_validate(chat)):
         with pytest.raises(TooLarge) as info:
-            dispatch(store, RefusingSfn(), SETTINGS, SECRET, WS_A, session.id, request)
+            runs.dispatch(store, RefusingSfn(), SETTINGS, SECRET, WS_A, session.id, request)
         assert info.value.status == 422
         assert info.value.details[0]["loc"] == ["body", "sequenceContext", "prior_nodes"]
         assert "task_status" not in store.get_session(WS_A, session.id).model_fields_set
@@ -206,7 +206,7 @@ def test_a_lead_too_large_to_store_is_422_naming_it(store, make_session):
     huge = {"first_name": "Ann", "custom_fields": {f"f{i}": "😀" * 2000 for i in range(50)}}
     request = GenerateExamplesRequest.model_validate({"leads": [{"first_name": "Bo"}, huge]})
     with pytest.raises(TooLarge) as info:
-        runs.dispatch_generate(store, RefusingSfn(), SETTINGS, SECRET, WS_A, session.id, request)
+        runs.dispatch(store, RefusingSfn(), SETTINGS, SECRET, WS_A, session.id, request)
     assert info.value.details[0]["loc"] == ["body", "leads", "1"]
 
 

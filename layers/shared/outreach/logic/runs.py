@@ -153,43 +153,62 @@ def _check_chat(store: RunSessionStore, workspace_id: str, session_id: str, requ
         )
 
 
-def dispatch_generate(
+def _generate_run(request: GenerateExamplesRequest, settings: Settings, run_id: str, session: SessionItem):
+    """A generate run's item, its lead items, and the execution input (indexes only, never lead data)."""
+    ttl = _ttl(settings)
+    leads = []
+    for index, lead in enumerate(request.leads):
+        sent = lead.as_sent()
+        leads.append({"index": index, "lead": sent, "lead_id": lead_id(sent), "status": "pending", "expires_at": ttl})
+    run = {
+        "total": len(leads),
+        "roster": roster([lead["lead"] for lead in leads]),
+        "context": {
+            "skeleton": session.skeleton,
+            "draft_subject": session.draft_subject,
+            "draft_body": session.draft_body,
+            "framework_version": session.framework_version,
+            "sequence_context": request.sequence_context.model_dump(mode="json") if request.sequence_context else None,
+            "is_first_batch": request.is_first_batch,
+        },
+    }
+    return run, leads, {"run_id": run_id, "lead_indexes": list(range(len(leads)))}
+
+
+def _chat_run(request: ChatTurnRequest, settings: Settings, run_id: str, session: SessionItem):
+    """A chat turn's run item (no lead items) and the execution input."""
+    run = {
+        "total": 1,
+        "context": {
+            "message": request.message,
+            "message_created_at": now_iso(),
+            "available_var_names": request.available_var_names,
+            "sample_leads": [lead.as_sent() for lead in request.sample_leads],
+            "sequence_context": request.sequence_context.model_dump(mode="json") if request.sequence_context else None,
+        },
+    }
+    return run, [], {"run_id": run_id}
+
+
+def dispatch(
     store: RunSessionStore,
     sfn,
     settings: Settings,
     secret: bytes,
     workspace_id: str,
     session_id: str,
-    request: GenerateExamplesRequest,
+    request: GenerateExamplesRequest | ChatTurnRequest,
     *,
     idempotency_key: str | None = None,
 ) -> dict[str, str]:
-    _check_generate(store, workspace_id, session_id, request)
-
-    def build(run_id: str, session: SessionItem):
-        ttl = _ttl(settings)
-        leads = []
-        for index, lead in enumerate(request.leads):
-            sent = lead.as_sent()
-            leads.append(
-                {"index": index, "lead": sent, "lead_id": lead_id(sent), "status": "pending", "expires_at": ttl}
-            )
-        run = {
-            "total": len(leads),
-            "roster": roster([lead["lead"] for lead in leads]),
-            "context": {
-                "skeleton": session.skeleton,
-                "draft_subject": session.draft_subject,
-                "draft_body": session.draft_body,
-                "framework_version": session.framework_version,
-                "sequence_context": (
-                    request.sequence_context.model_dump(mode="json") if request.sequence_context else None
-                ),
-                "is_first_batch": request.is_first_batch,
-            },
-        }
-        return run, leads, {"run_id": run_id, "lead_indexes": list(range(len(leads)))}
-
+    """Check the request against the session, claim it and start the run it asks for: a generate run or a chat
+    turn. Answers ``{runId, publicAccessToken}``."""
+    if isinstance(request, GenerateExamplesRequest):
+        _check_generate(store, workspace_id, session_id, request)
+        kind, state_machine_arn, build = GENERATE, settings.generate_state_machine_arn, _generate_run
+    else:
+        _check_chat(store, workspace_id, session_id, request)
+        kind, state_machine_arn, build = CHAT_TURN, settings.chat_state_machine_arn, _chat_run
     return _start(
         store,
         sfn,
@@ -197,52 +216,9 @@ def dispatch_generate(
         secret,
         workspace_id=workspace_id,
         session_id=session_id,
-        kind=GENERATE,
-        state_machine_arn=settings.generate_state_machine_arn,
-        build_run=build,
-        idempotency_key=idempotency_key,
-        webhook=request.webhook,
-    )
-
-
-def dispatch_chat_turn(
-    store: RunSessionStore,
-    sfn,
-    settings: Settings,
-    secret: bytes,
-    workspace_id: str,
-    session_id: str,
-    request: ChatTurnRequest,
-    *,
-    idempotency_key: str | None = None,
-) -> dict[str, str]:
-    _check_chat(store, workspace_id, session_id, request)
-
-    def build(run_id: str, session: SessionItem):
-        run = {
-            "total": 1,
-            "context": {
-                "message": request.message,
-                "message_created_at": now_iso(),
-                "available_var_names": request.available_var_names,
-                "sample_leads": [lead.as_sent() for lead in request.sample_leads],
-                "sequence_context": (
-                    request.sequence_context.model_dump(mode="json") if request.sequence_context else None
-                ),
-            },
-        }
-        return run, [], {"run_id": run_id}
-
-    return _start(
-        store,
-        sfn,
-        settings,
-        secret,
-        workspace_id=workspace_id,
-        session_id=session_id,
-        kind=CHAT_TURN,
-        state_machine_arn=settings.chat_state_machine_arn,
-        build_run=build,
+        kind=kind,
+        state_machine_arn=state_machine_arn,
+        build_run=lambda run_id, session: build(request, settings, run_id, session),
         idempotency_key=idempotency_key,
         webhook=request.webhook,
     )

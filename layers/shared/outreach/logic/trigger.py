@@ -20,7 +20,7 @@ from outreach import SERVICE_NAME
 from outreach.config import Settings
 from outreach.dal.base import SessionStore
 from outreach.errors import ApiError, SessionBusy
-from outreach.logic.runs import dispatch_generate
+from outreach.logic.runs import dispatch
 from outreach.models.events import GENERATE_REJECTED, SERVICE_SOURCE, GenerateExamplesRequested
 
 logger = Logger(service=SERVICE_NAME, child=True)
@@ -49,7 +49,7 @@ def handle_requested(
     except ValidationError as error:
         return Outcome("rejected", code="validation_error", reason=_validation_reason(error))
     try:
-        out = dispatch_generate(store, sfn, settings, secret, request.workspace_id, request.session_id, request)
+        out = dispatch(store, sfn, settings, secret, request.workspace_id, request.session_id, request)
     except SessionBusy:
         return Outcome("busy")
     except ApiError as error:

@@ -47,20 +47,28 @@ IdempotencyKey = Annotated[
 ]
 
 
-def _dispatch(route: str, session_id: str, key: str | None, body, start) -> Response:
-    """Dispatch, at most once per Idempotency-Key; a replay says so in a header."""
+def _dispatch(route: str, session_id: str, key: str | None, body: ChatTurnRequest | GenerateExamplesRequest,
+              metric: tuple[str, int]) -> Response:
+    """Start the run the body asks for, at most once per Idempotency-Key; a replay says so in a header."""
     s = settings()
     secret = service_secret(s)
     workspace_id = router.context["workspace_id"]
+
+    def start(fingerprint: str | None) -> dict[str, str]:
+        out = runs.dispatch(runtime.store(), runtime.stepfunctions(), s, secret, workspace_id, session_id, body,
+                            idempotency_key=fingerprint)
+        metrics.add_metric(name=metric[0], unit="Count", value=metric[1])
+        return out
+
     if key is None:
-        return answer(200, start(s, secret, None))
+        return answer(200, start(None))
     from outreach.logic import idempotency  # Powertools' idempotency utility: loaded by keyed dispatches only
 
     dispatched, replayed = idempotency.dispatch_once(
         runtime.store(), s, secret,
         workspace_id=workspace_id, session_id=session_id, route=route, key=key,
         body=body.model_dump(mode="json", by_alias=True),
-        dispatch=lambda fingerprint: start(s, secret, fingerprint),
+        dispatch=start,
         lambda_context=router.lambda_context,
     )
     return answer(200, dispatched, headers={"Idempotent-Replayed": "true"} if replayed else None)
@@ -91,15 +99,7 @@ def _dispatch(route: str, session_id: str, key: str | None, body, start) -> Resp
 def chat_turn(
     session_id: SessionId, body: ChatTurnRequest, idempotency_key: IdempotencyKey = None
 ) -> Response[Dispatched]:
-    def start(s, secret: bytes, fingerprint: str | None) -> dict[str, str]:
-        out = runs.dispatch_chat_turn(
-            runtime.store(), runtime.stepfunctions(), s, secret, router.context["workspace_id"], session_id, body,
-            idempotency_key=fingerprint,
-        )
-        metrics.add_metric(name="ChatTurnsDispatched", unit="Count", value=1)
-        return out
-
-    return _dispatch("turn", session_id, idempotency_key, body, start)
+    return _dispatch("turn", session_id, idempotency_key, body, ("ChatTurnsDispatched", 1))
 
 
 @router.post(
@@ -130,12 +130,4 @@ def chat_turn(
 def generate_examples(
     session_id: SessionId, body: GenerateExamplesRequest, idempotency_key: IdempotencyKey = None
 ) -> Response[Dispatched]:
-    def start(s, secret: bytes, fingerprint: str | None) -> dict[str, str]:
-        out = runs.dispatch_generate(
-            runtime.store(), runtime.stepfunctions(), s, secret, router.context["workspace_id"], session_id, body,
-            idempotency_key=fingerprint,
-        )
-        metrics.add_metric(name="LeadsDispatched", unit="Count", value=len(body.leads))
-        return out
-
-    return _dispatch("generate-examples", session_id, idempotency_key, body, start)
+    return _dispatch("generate-examples", session_id, idempotency_key, body, ("LeadsDispatched", len(body.leads)))
