@@ -19,7 +19,9 @@ import time
 from collections import Counter
 
 # Stacks of the start-up and warm-up, not of the measured scenario.
-SET_UP = ("LocalStack.start (", "warm_up (", "sessions_with_framework (", "_find_and_load (")
+# py-spy 0.4 names a method without its class ("start (local/stack.py:12)"), earlier versions with it.
+SET_UP = ("LocalStack.start (", "start (local/stack.py:", "local_stack (bench/run.py:", "warm_up (",
+          "sessions_with_framework (", "_find_and_load (")
 SCENARIOS = {"100": (1, 100), "20x10": (20, 10), "5x8": (5, 8), "10": (1, 10)}
 
 
