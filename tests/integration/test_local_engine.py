@@ -206,6 +206,22 @@ def test_item_calls_answered_in_process_are_those_of_the_http_path(stack):
     assert table.get_item(Key={"pk": "inproc#2", "sk": "a"})["Item"] == {"pk": "inproc#2", "sk": "a", "v": 2}
 
 
+def test_moto_shortcuts_give_motos_answers(stack, monkeypatch):
+    """Update expressions parsed once per string and validated in walks that read each check's node types once
+    (local/moto_speedups.py): the same answers and errors as moto's own code, for every item operation."""
+    from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+
+    client = stack.client("dynamodb")
+    quick = _item_calls(client, stack.table_name, "quick")
+    monkeypatch.setattr(DepthFirstTraverser, "traverse", DepthFirstTraverser.traverse.moto_original)
+    monkeypatch.setattr(UpdateExpressionParser, "make", UpdateExpressionParser.make.moto_original)
+    assert UpdateExpressionParser.make("SET a = :b") is not UpdateExpressionParser.make("SET a = :b")
+    as_moto = _item_calls(client, stack.table_name, "moto")
+    for quick_answer, moto_answer in zip(quick, as_moto, strict=True):
+        assert _same_shape(quick_answer, "quick") == _same_shape(moto_answer, "moto")
+
+
 def test_queries_read_one_partition_or_index_key_and_follow_every_write(stack):
     """Queries get only their partition's (or GSI key's) items; the GSI map follows puts, updates that move an
     item to another index key, deletes, batch writes and failed transactions. Checked against Scan, which
