@@ -95,6 +95,17 @@ def _item_calls(client, table: str, prefix: str) -> list:
          ReturnValuesOnConditionCheckFailure="ALL_OLD")
     call("update_item", TableName=table, Key=key("1"), UpdateExpression="SET n = :v",
          ExpressionAttributeValues={":v": {"N": "1"}, ":unused": {"N": "2"}})
+    call("update_item", TableName=table, Key=key("1"), ReturnValues="UPDATED_NEW",
+         UpdateExpression="SET l = list_append(l, :more), m.x[0] = :s, c = if_not_exists(c, :zero) + :one "
+                          "ADD ns :ns DELETE ss :del REMOVE m.x[2]",
+         ExpressionAttributeValues={":more": {"L": [{"S": "z"}]}, ":s": {"S": "first"}, ":zero": {"N": "0"},
+                                    ":one": {"N": "1"}, ":ns": {"NS": ["7"]}, ":del": {"SS": ["p"]}})
+    call("update_item", TableName=table, Key=key("1"), UpdateExpression="SET a = :v SET b = :v",
+         ExpressionAttributeValues={":v": {"N": "1"}})
+    call("update_item", TableName=table, Key=key("1"), UpdateExpression="SET a = :v, a = :v",
+         ExpressionAttributeValues={":v": {"N": "1"}})
+    call("update_item", TableName=table, Key=key("1"), UpdateExpression="SET missing.deep = :v",
+         ExpressionAttributeValues={":v": {"N": "1"}})
     call("update_item", TableName=table, Key=key("1"), UpdateExpression="SET = broken")
     call("update_item", TableName=table, Key=key("1"), UpdateExpression="SET text = :t",
          ExpressionAttributeValues={":t": {"S": "x" * 410_000}})
@@ -207,17 +218,32 @@ def test_item_calls_answered_in_process_are_those_of_the_http_path(stack):
 
 
 def test_moto_shortcuts_give_motos_answers(stack, monkeypatch):
-    """Update expressions parsed once per string and validated in walks that read each check's node types once
-    (local/moto_speedups.py): the same answers and errors as moto's own code, for every item operation."""
-    from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser
+    """Update expressions parsed once per string, validated in walks that read each check's node types once, on
+    trees copied node by node and checked by plain inheritance (local/moto_speedups.py): the same answers and
+    errors as moto's own code, for every item operation."""
+    import abc
+
+    from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser, Node
     from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+
+    from local.moto_speedups import tree_node_classes
 
     client = stack.client("dynamodb")
     quick = _item_calls(client, stack.table_name, "quick")
     monkeypatch.setattr(DepthFirstTraverser, "traverse", DepthFirstTraverser.traverse.moto_original)
     monkeypatch.setattr(UpdateExpressionParser, "make", UpdateExpressionParser.make.moto_original)
-    assert UpdateExpressionParser.make("SET a = :b") is not UpdateExpressionParser.make("SET a = :b")
-    as_moto = _item_calls(client, stack.table_name, "moto")
+    monkeypatch.delattr(Node, "__deepcopy__")
+    classes = tree_node_classes()
+    fast_meta = type(Node)
+    assert fast_meta is not abc.ABCMeta
+    for cls in classes:
+        cls.__class__ = abc.ABCMeta
+    try:
+        assert UpdateExpressionParser.make("SET a = :b") is not UpdateExpressionParser.make("SET a = :b")
+        as_moto = _item_calls(client, stack.table_name, "moto")
+    finally:
+        for cls in classes:
+            cls.__class__ = fast_meta
     for quick_answer, moto_answer in zip(quick, as_moto, strict=True):
         assert _same_shape(quick_answer, "quick") == _same_shape(moto_answer, "moto")
 
