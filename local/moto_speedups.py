@@ -12,6 +12,10 @@ Found with py-spy on a 100-lead run (bench/profile.py; figures in bench/PROFILE.
 - moto's expression validators walk the update's tree once per check (ten walks), and at every node rebuild
   each check's dict of node types and handlers to ask whether the node is one they handle: the dict is the
   same for the whole walk. The walk here asks once per walk; nodes are visited and handled in the same order.
+- one of those checks (at most one SET, REMOVE, ADD section) runs at every node of the update's tree and
+  searches the node's whole subtree three times: a list of n SET actions is a chain n deep, so n² node visits.
+  Here each node's three counts are summed from its children's, once per validation: the same counts, the same
+  error at the same node.
 - each validation deep-copies the update's tree through copy's generic reduce protocol (a third of a
   record's write): a tree node copies itself here, attribute by attribute, into the same deep copy.
 - the tree's node classes are ABCs, so every isinstance on a node (thousands per update) runs ABCMeta's
@@ -75,6 +79,44 @@ def _walk_once_per_processing_map() -> None:
     traverse.moto_original = DepthFirstTraverser.traverse  # for the test that compares both
     DepthFirstTraverser.traverse = traverse
     DepthFirstTraverser._outreach_fast_walk = True
+
+
+def _count_clauses_once_per_node() -> None:
+    from moto.dynamodb.exceptions import TooManyClauses
+    from moto.dynamodb.parsing import ast_nodes as nodes
+    from moto.dynamodb.parsing.validators import ActionCountValidator
+
+    if getattr(ActionCountValidator, "_outreach_counted", False):
+        return
+    sections = (("ADD", nodes.UpdateExpressionAddClause), ("REMOVE", nodes.UpdateExpressionRemoveClause),
+                ("SET", nodes.UpdateExpressionSetClause))
+    searched = (nodes.Expression, nodes.UpdateExpressionFunction)  # the children Node.find_clauses descends into
+
+    def counts(node, memo: dict) -> list[int]:
+        """len(node.find_clauses([kind])) for each section kind."""
+        found = memo.get(id(node))
+        if found is None:
+            found = [0] * len(sections)
+            for child in node.children or []:
+                below = counts(child, memo) if isinstance(child, searched) else None
+                for i, (_, kind) in enumerate(sections):
+                    if type(child) is kind:
+                        found[i] += 1
+                    elif below is not None:
+                        found[i] += below[i]
+            memo[id(node)] = found
+        return found
+
+    def verify_action_counts(self, node):
+        memo = self.__dict__.setdefault("_outreach_counts", {})  # one validation: the tree's nodes stay alive
+        for (name, _), count in zip(sections, counts(node, memo), strict=True):
+            if count > 1:
+                raise TooManyClauses(name)
+        return node
+
+    verify_action_counts.moto_original = ActionCountValidator.verify_action_counts  # for the comparison test
+    ActionCountValidator.verify_action_counts = verify_action_counts
+    ActionCountValidator._outreach_counted = True
 
 
 def _copy_tree_nodes_directly() -> None:
@@ -147,5 +189,6 @@ def install() -> None:
         core_responses.method_names_from_class.cache_info = method_names.cache_info
     _cache_update_expression_trees()
     _walk_once_per_processing_map()
+    _count_clauses_once_per_node()
     _copy_tree_nodes_directly()
     _check_tree_nodes_in_c()

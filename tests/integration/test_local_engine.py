@@ -102,6 +102,8 @@ def _item_calls(client, table: str, prefix: str) -> list:
                                     ":one": {"N": "1"}, ":ns": {"NS": ["7"]}, ":del": {"SS": ["p"]}})
     call("update_item", TableName=table, Key=key("1"), UpdateExpression="SET a = :v SET b = :v",
          ExpressionAttributeValues={":v": {"N": "1"}})
+    call("update_item", TableName=table, Key=key("1"), UpdateExpression="REMOVE a SET b = :v, c = :v REMOVE d ADD e :v",
+         ExpressionAttributeValues={":v": {"N": "1"}})
     call("update_item", TableName=table, Key=key("1"), UpdateExpression="SET a = :v, a = :v",
          ExpressionAttributeValues={":v": {"N": "1"}})
     call("update_item", TableName=table, Key=key("1"), UpdateExpression="SET missing.deep = :v",
@@ -218,13 +220,14 @@ def test_item_calls_answered_in_process_are_those_of_the_http_path(stack):
 
 
 def test_moto_shortcuts_give_motos_answers(stack, monkeypatch):
-    """Update expressions parsed once per string, validated in walks that read each check's node types once, on
-    trees copied node by node and checked by plain inheritance (local/moto_speedups.py): the same answers and
-    errors as moto's own code, for every item operation."""
+    """Update expressions parsed once per string, validated in walks that read each check's node types once and
+    count sections once per node, on trees copied node by node and checked by plain inheritance
+    (local/moto_speedups.py): the same answers and errors as moto's own code, for every item operation."""
     import abc
 
     from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser, Node
     from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+    from moto.dynamodb.parsing.validators import ActionCountValidator
 
     from local.moto_speedups import tree_node_classes
 
@@ -233,6 +236,8 @@ def test_moto_shortcuts_give_motos_answers(stack, monkeypatch):
     monkeypatch.setattr(DepthFirstTraverser, "traverse", DepthFirstTraverser.traverse.moto_original)
     monkeypatch.setattr(UpdateExpressionParser, "make", UpdateExpressionParser.make.moto_original)
     monkeypatch.delattr(Node, "__deepcopy__")
+    monkeypatch.setattr(ActionCountValidator, "verify_action_counts",
+                        ActionCountValidator.verify_action_counts.moto_original)
     classes = tree_node_classes()
     fast_meta = type(Node)
     assert fast_meta is not abc.ABCMeta
