@@ -9,6 +9,9 @@ Found with py-spy on a 100-lead run (bench/profile.py; figures in bench/PROFILE.
 - every UpdateItem parses its UpdateExpression twice (request layer and backend), and the store sends the same
   few expression strings again and again. The tree is only read (find_clauses) or deep-copied before it is
   validated and executed (moto's Validator copies it first), so one parsed tree per string serves every call.
+- every conditional write lexes its ConditionExpression with a dozen regular expressions per token (a third of
+  a lease write). The tokens depend on the string alone and are immutable tuples: lexed once per string; each
+  parse still gets its own queue of them, and resolves names and values as before.
 - moto's expression validators walk the update's tree once per check (ten walks), and at every node rebuild
   each check's dict of node types and handlers to ask whether the node is one they handle: the dict is the
   same for the whole walk. The walk here asks once per walk; nodes are visited and handled in the same order.
@@ -79,6 +82,27 @@ def _walk_once_per_processing_map() -> None:
     traverse.moto_original = DepthFirstTraverser.traverse  # for the test that compares both
     DepthFirstTraverser.traverse = traverse
     DepthFirstTraverser._outreach_fast_walk = True
+
+
+def _lex_condition_strings_once() -> None:
+    from collections import deque
+
+    from moto.dynamodb.comparisons import ConditionExpressionParser
+
+    lex = ConditionExpressionParser._lex_condition_expression
+    if getattr(lex, "_outreach_cached", False):
+        return
+
+    @functools.lru_cache(maxsize=4096)
+    def tokens_of(expression: str) -> tuple:
+        return tuple(lex(ConditionExpressionParser(expression, None, None)))
+
+    def lex_once(self):
+        return deque(tokens_of(self.condition_expression))
+
+    lex_once._outreach_cached = True
+    lex_once.moto_original = lex  # for the comparison test
+    ConditionExpressionParser._lex_condition_expression = lex_once
 
 
 def _count_clauses_once_per_node() -> None:
@@ -190,5 +214,6 @@ def install() -> None:
     _cache_update_expression_trees()
     _walk_once_per_processing_map()
     _count_clauses_once_per_node()
+    _lex_condition_strings_once()
     _copy_tree_nodes_directly()
     _check_tree_nodes_in_c()

@@ -220,11 +220,13 @@ def test_item_calls_answered_in_process_are_those_of_the_http_path(stack):
 
 
 def test_moto_shortcuts_give_motos_answers(stack, monkeypatch):
-    """Update expressions parsed once per string, validated in walks that read each check's node types once and
-    count sections once per node, on trees copied node by node and checked by plain inheritance
-    (local/moto_speedups.py): the same answers and errors as moto's own code, for every item operation."""
+    """Update expressions parsed and condition expressions lexed once per string, validated in walks that read
+    each check's node types once and count sections once per node, on trees copied node by node and checked by
+    plain inheritance (local/moto_speedups.py): the same answers and errors as moto's own code, for every item
+    operation."""
     import abc
 
+    from moto.dynamodb.comparisons import ConditionExpressionParser
     from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser, Node
     from moto.dynamodb.parsing.expressions import UpdateExpressionParser
     from moto.dynamodb.parsing.validators import ActionCountValidator
@@ -236,6 +238,8 @@ def test_moto_shortcuts_give_motos_answers(stack, monkeypatch):
     monkeypatch.setattr(DepthFirstTraverser, "traverse", DepthFirstTraverser.traverse.moto_original)
     monkeypatch.setattr(UpdateExpressionParser, "make", UpdateExpressionParser.make.moto_original)
     monkeypatch.delattr(Node, "__deepcopy__")
+    monkeypatch.setattr(ConditionExpressionParser, "_lex_condition_expression",
+                        ConditionExpressionParser._lex_condition_expression.moto_original)
     monkeypatch.setattr(ActionCountValidator, "verify_action_counts",
                         ActionCountValidator.verify_action_counts.moto_original)
     classes = tree_node_classes()
