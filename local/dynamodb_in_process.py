@@ -28,6 +28,7 @@ import json
 import math
 import os
 import re
+import string
 import threading
 import types
 from collections import Counter
@@ -35,11 +36,13 @@ from typing import Any
 
 from local.dynamodb_answers import ITEM_OPERATIONS
 
+_REQUEST_ID_LETTERS = string.ascii_letters + string.digits
 _URL = re.compile(r"https?://dynamodb\.([^.]+)\.amazonaws\.com/?$")
 _HANDLER_ID = "outreach-dynamodb-in-process"
 _installed = threading.Lock()
 _moto = types.SimpleNamespace()  # moto's pieces, imported at install (moto reads its settings when imported)
 _parser = threading.local()  # botocore's JSON parser (for error answers); parsers keep no per-call state
+_ATTRIBUTE_VALUE_SHAPES: dict[str, bool] = {}  # DynamoDB output shape name -> made of attribute values only
 ANSWERED: Counter[str] = Counter()  # operation -> calls answered here since start-up (tests and the bench read it)
 
 
@@ -52,21 +55,38 @@ def _fresh(value: Any) -> Any:
     return value
 
 
-def _parsed(shape, value: Any) -> Any:
+def _made_of_attribute_values(shape) -> bool:
+    """An AttributeValue, or maps and lists of them only (an item, a list of items, a key)."""
+    known = _ATTRIBUTE_VALUE_SHAPES.get(shape.name)
+    if known is None:
+        if shape.type_name == "structure":
+            known = shape.name == "AttributeValue"
+        elif shape.type_name == "map":
+            known = _made_of_attribute_values(shape.value)
+        elif shape.type_name == "list":
+            known = _made_of_attribute_values(shape.member)
+        else:
+            known = False
+        _ATTRIBUTE_VALUE_SHAPES[shape.name] = known
+    return known
+
+
+def _parsed(shape, value: Any, fresh: bool) -> Any:
     """``value`` as botocore's JSON parser gives it for ``shape``: structures keep their shape's members in the
-    shape's order; attribute values (the bulk) are plain copies."""
+    shape's order, None left out; attribute values (the bulk) are copied, or taken as they are where moto built
+    them for this answer (``fresh``: its DynamoResult converts every item into new dicts and lists)."""
     if value is None:
         return None
+    if _made_of_attribute_values(shape):
+        return value if fresh else _fresh(value)
     type_name = shape.type_name
     if type_name == "structure":
-        if shape.name == "AttributeValue":
-            return _fresh(value)
         members = shape.members
-        return {name: _parsed(members[name], value[name]) for name in members if value.get(name) is not None}
+        return {name: _parsed(members[name], value[name], fresh) for name in members if value.get(name) is not None}
     if type_name == "map":
-        return {key: _parsed(shape.value, item) for key, item in value.items()}
+        return {key: _parsed(shape.value, item, fresh) for key, item in value.items()}
     if type_name == "list":
-        return [_parsed(shape.member, item) for item in value]
+        return [_parsed(shape.member, item, fresh) for item in value]
     return value
 
 
@@ -138,7 +158,7 @@ def answer(model, params, request_signer=None, **_: Any):
     if not isinstance(result, _moto.ActionResult) or not isinstance(result.result, dict):
         return None  # not expected from an item action: moto's whole path answers it instead
     headers = {"Content-Type": "application/x-amz-json-1.0", **handler.response_headers, **_request_id()}
-    parsed = _parsed(model.output_shape, result.result)
+    parsed = _parsed(model.output_shape, result.result, isinstance(result, _moto.DynamoResult))
     ANSWERED[operation] += 1
     parsed["ResponseMetadata"] = {
         "RequestId": headers["x-amzn-requestid"],
@@ -150,7 +170,8 @@ def answer(model, params, request_signer=None, **_: Any):
 
 
 def _request_id() -> dict[str, str]:
-    return {"x-amzn-requestid": _moto.gen_amzn_requestid_long()}
+    # moto's gen_amzn_requestid_long (52 letters and digits from moto's random), in one draw instead of 52
+    return {"x-amzn-requestid": "".join(_moto.random.choices(_REQUEST_ID_LETTERS, k=52))}
 
 
 def _plain_moto() -> bool:
@@ -167,16 +188,16 @@ def install() -> None:
     from moto.core.models import botocore_stubber
     from moto.core.responses import ActionResult
     from moto.core.utils import camelcase_to_underscores, utcnow
-    from moto.dynamodb.responses import DynamoHandler
+    from moto.dynamodb.responses import DynamoHandler, DynamoResult
     from moto.moto_api import recorder
-    from moto.utilities.aws_headers import gen_amzn_requestid_long
+    from moto.moto_api._internal import mock_random
     from werkzeug.http import http_date
 
     with _installed:
         _moto.__dict__.update(
             settings=settings, HTTPException=HTTPException, ServiceException=ServiceException, stubber=botocore_stubber,
             ActionResult=ActionResult, camelcase_to_underscores=camelcase_to_underscores, utcnow=utcnow,
-            DynamoHandler=DynamoHandler, recorder=recorder, gen_amzn_requestid_long=gen_amzn_requestid_long,
+            DynamoHandler=DynamoHandler, DynamoResult=DynamoResult, recorder=recorder, random=mock_random,
             http_date=http_date,
         )
         entry = ("before-call.dynamodb", answer)
