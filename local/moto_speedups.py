@@ -20,7 +20,9 @@ Found with py-spy on a 100-lead run (bench/profile.py; figures in bench/PROFILE.
   Here each node's three counts are summed from its children's, once per validation: the same counts, the same
   error at the same node.
 - each validation deep-copies the update's tree through copy's generic reduce protocol (a third of a
-  record's write): a tree node copies itself here, attribute by attribute, into the same deep copy.
+  record's write): a tree node copies itself here, attribute by attribute, into the same deep copy; and a tree
+  parsed once per string (above) is pickled once, so each validation's copy is one pickle.loads (the same
+  objects and attributes that deepcopy makes, built in C).
 - the tree's node classes are ABCs, so every isinstance on a node (thousands per update) runs ABCMeta's
   Python-level check. No class registers a virtual subclass, so the check is plain class inheritance:
   type's own check, in C, gives the same answers.
@@ -31,17 +33,41 @@ from __future__ import annotations
 import abc
 import copy
 import functools
+import pickle
 
 _ATOMIC = (str, int, float, bool, type(None))
 
 
+_PICKLED_TREES: dict[int, tuple[object, bytes]] = {}  # id(parsed tree) -> (the tree, kept alive; its pickle)
+
+
 def _cache_update_expression_trees() -> None:
+    from moto.dynamodb.parsing import validators
     from moto.dynamodb.parsing.expressions import UpdateExpressionParser
 
-    if getattr(UpdateExpressionParser.make, "cache_info", None) is None:
-        cached = functools.lru_cache(maxsize=4096)(UpdateExpressionParser.make)
-        cached.moto_original = UpdateExpressionParser.__dict__["make"]  # for the test that compares both
-        UpdateExpressionParser.make = staticmethod(cached)
+    if getattr(UpdateExpressionParser.make, "cache_info", None) is not None:
+        return
+    make = UpdateExpressionParser.make
+
+    @functools.lru_cache(maxsize=4096)
+    def parsed_once(expression: str):
+        tree = make(expression)
+        if len(_PICKLED_TREES) >= 4096:
+            _PICKLED_TREES.clear()
+        _PICKLED_TREES[id(tree)] = (tree, pickle.dumps(tree, protocol=pickle.HIGHEST_PROTOCOL))
+        return tree
+
+    parsed_once.moto_original = UpdateExpressionParser.__dict__["make"]  # for the test that compares both
+    UpdateExpressionParser.make = staticmethod(parsed_once)
+
+    def copy_of(tree, memo=None):
+        pickled = _PICKLED_TREES.get(id(tree))
+        if pickled is not None and pickled[0] is tree and memo is None:
+            return pickle.loads(pickled[1])
+        return copy.deepcopy(tree, memo)
+
+    copy_of.moto_original = copy.deepcopy
+    validators.deepcopy = copy_of  # the Validator's copy of the tree it is given
 
 
 def _walk_once_per_processing_map() -> None:

@@ -227,6 +227,7 @@ def test_moto_shortcuts_give_motos_answers(stack, monkeypatch):
     import abc
 
     from moto.dynamodb.comparisons import ConditionExpressionParser
+    from moto.dynamodb.parsing import validators
     from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser, Node
     from moto.dynamodb.parsing.expressions import UpdateExpressionParser
     from moto.dynamodb.parsing.validators import ActionCountValidator
@@ -237,6 +238,7 @@ def test_moto_shortcuts_give_motos_answers(stack, monkeypatch):
     quick = _item_calls(client, stack.table_name, "quick")
     monkeypatch.setattr(DepthFirstTraverser, "traverse", DepthFirstTraverser.traverse.moto_original)
     monkeypatch.setattr(UpdateExpressionParser, "make", UpdateExpressionParser.make.moto_original)
+    monkeypatch.setattr(validators, "deepcopy", validators.deepcopy.moto_original)
     monkeypatch.delattr(Node, "__deepcopy__")
     monkeypatch.setattr(ConditionExpressionParser, "_lex_condition_expression",
                         ConditionExpressionParser._lex_condition_expression.moto_original)
