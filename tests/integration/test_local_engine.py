@@ -4,6 +4,7 @@ moto's own serialiser writes, and item calls answered in-process are those of th
 from __future__ import annotations
 
 import json
+import uuid
 
 import pytest
 from botocore.exceptions import ClientError
@@ -257,6 +258,23 @@ def test_moto_shortcuts_give_motos_answers(stack, monkeypatch):
             cls.__class__ = fast_meta
     for quick_answer, moto_answer in zip(quick, as_moto, strict=True):
         assert _same_shape(quick_answer, "quick") == _same_shape(moto_answer, "moto")
+
+
+def test_executions_a_request_starts_begin_once_it_is_answered(stack):
+    """The HTTP front holds the executions a request starts until its answer is written (local/execution_starts.py):
+    StartExecution answers at once and the execution is RUNNING, but no state runs yet; when the block ends (the
+    answer written), it runs to its end."""
+    from local.execution_starts import held_until_answered
+
+    sfn = stack.client("stepfunctions")
+    machine = stack.state_machines["ChatTurnStateMachine"]
+    with held_until_answered():
+        arn = sfn.start_execution(stateMachineArn=machine, input=json.dumps({"run_id": "nope"}),
+                                  name=f"held-{uuid.uuid4().hex}")["executionArn"]
+        assert sfn.describe_execution(executionArn=arn)["status"] == "RUNNING"
+        assert sfn.get_execution_history(executionArn=arn)["events"] == []
+    wait_until(lambda: sfn.describe_execution(executionArn=arn)["status"] != "RUNNING", 60, "the execution to end")
+    assert sfn.get_execution_history(executionArn=arn)["events"][0]["type"] == "ExecutionStarted"
 
 
 def test_queries_read_one_partition_or_index_key_and_follow_every_write(stack):
