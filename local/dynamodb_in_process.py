@@ -208,5 +208,6 @@ def install() -> None:
 
 
 def uninstall_from(client) -> None:
-    """Let one client take the normal path again (the test that compares both paths)."""
+    """Let one client take the normal path again (the tests that compare both paths)."""
     client.meta.events.unregister("before-call.dynamodb", answer)
+    client.meta.events.unregister("before-call.dynamodb", answer, unique_id=_HANDLER_ID)
