@@ -19,7 +19,9 @@ import time
 from collections import Counter
 
 # Stacks of the start-up and warm-up, not of the measured scenario.
-SET_UP = ("LocalStack.start (", "warm_up (", "sessions_with_framework (", "_find_and_load (")
+# py-spy 0.4 names a method without its class ("start (local/stack.py:12)"), earlier versions with it.
+SET_UP = ("LocalStack.start (", "start (local/stack.py:", "local_stack (bench/run.py:", "warm_up (",
+          "sessions_with_framework (", "_find_and_load (")
 SCENARIOS = {"100": (1, 100), "20x10": (20, 10), "5x8": (5, 8), "10": (1, 10)}
 
 
@@ -51,7 +53,8 @@ def summarize(path: str, top: int) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.profile", description=__doc__.splitlines()[0])
-    parser.add_argument("--scenario", default="100", choices=sorted(SCENARIOS))
+    parser.add_argument("--scenario", default="100", choices=sorted(SCENARIOS) + ["dispatch"],
+                        help="sessions x leads at once, or 'dispatch': 100 one-lead dispatches, each on a quiet stack")
     parser.add_argument("--latency", type=float, default=1.0)
     parser.add_argument("--summarize", metavar="RAW", help="print the top entries of a py-spy raw file")
     parser.add_argument("--top", type=int, default=25)
@@ -66,11 +69,17 @@ def main(argv: list[str] | None = None) -> int:
     notes: list[str] = []
     run._metrics_namespace(notes)
     fake = FakeOpenAI(latency_s=args.latency).start()
-    sessions, leads = SCENARIOS[args.scenario]
+    sessions, leads = SCENARIOS.get(args.scenario, (0, 0))
     try:
         with run.local_stack(run.stack_env(fake.url), fake) as (_stack, api):
             workload.release_moto_tracking()
             started = time.process_time()
+            if args.scenario == "dispatch":
+                d = workload.dispatch_latency(api, fake, 100)
+                print(f"dispatch: p50 {d.pct(50):.1f} ms, p99 {d.pct(99):.1f} ms over {len(d.latencies_ms)} calls, "
+                      f"process CPU {(time.process_time() - started) * 10:.0f} ms a call (run included)",
+                      file=sys.stderr)
+                return 0
             result = workload.run_scenario(api, fake, args.latency, args.scenario, sessions, leads)
             cpu_s = time.process_time() - started
     finally:

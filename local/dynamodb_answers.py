@@ -7,6 +7,10 @@ dicts. This writes that JSON directly for the item operations, with None members
 serialiser leaves them out. Errors, control-plane calls, and any result json cannot write (bytes of a
 binary attribute) still go through moto's serialiser. tests/integration/test_local_engine.py checks
 that both give the same answer.
+
+Most item calls of the stack no longer reach this (local.dynamodb_in_process answers them before any HTTP
+request is made); this serves the calls that still take moto's HTTP path (binary attributes, clients made
+before the stack started).
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from local.bus import aws_json_call
+from local.execution_starts import held_until_answered
 
 # API Gateway refuses payloads over 10 MB before the function sees them.
 MAX_REQUEST_BYTES = 10 * 1024 * 1024
@@ -84,6 +85,10 @@ def make_server(stack, host: str = "127.0.0.1", port: int = 3000) -> ThreadingHT
             raise AttributeError(name)
 
         def _handle(self) -> None:
+            with held_until_answered():  # the executions this request starts begin once it is answered
+                self._answer()
+
+        def _answer(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             if length > MAX_REQUEST_BYTES:
                 self._reply(413, {"error": "The request body is too large.", "code": "payload_too_large"}, close=True)

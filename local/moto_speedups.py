@@ -1,16 +1,227 @@
 """Work moto repeats on every call that gives the same answer every time: done once, same results.
 
-Found with py-spy on a 100-lead run (bench/profile.py; figures in bench/RESULTS.md):
+Found with py-spy on a 100-lead run (bench/profile.py; figures in bench/PROFILE.md):
 - the Step Functions interpreter parses each JSONPath (InputPath, ResultPath, Parameters' "$.x")
   on every evaluation, and jsonpath_ng builds a whole yacc parser for each parse: about 7% of the CPU.
   Parsed paths are immutable: parse each path string once.
 - every request looks up the handler's method names with inspect.getmembers (2% of the CPU); a handler
   class does not change its methods while the stack runs.
+- every UpdateItem parses its UpdateExpression twice (request layer and backend), and the store sends the same
+  few expression strings again and again. The tree is only read (find_clauses) or deep-copied before it is
+  validated and executed (moto's Validator copies it first), so one parsed tree per string serves every call.
+- every conditional write lexes its ConditionExpression with a dozen regular expressions per token (a third of
+  a lease write). The tokens depend on the string alone and are immutable tuples: lexed once per string; each
+  parse still gets its own queue of them, and resolves names and values as before.
+- moto's expression validators walk the update's tree once per check (ten walks), and at every node rebuild
+  each check's dict of node types and handlers to ask whether the node is one they handle: the dict is the
+  same for the whole walk. The walk here asks once per walk; nodes are visited and handled in the same order.
+- one of those checks (at most one SET, REMOVE, ADD section) runs at every node of the update's tree and
+  searches the node's whole subtree three times: a list of n SET actions is a chain n deep, so n² node visits.
+  Here each node's three counts are summed from its children's, once per validation: the same counts, the same
+  error at the same node.
+- each validation deep-copies the update's tree through copy's generic reduce protocol (a third of a
+  record's write): a tree node copies itself here, attribute by attribute, into the same deep copy; and a tree
+  parsed once per string (above) is pickled once, so each validation's copy is one pickle.loads (the same
+  objects and attributes that deepcopy makes, built in C).
+- the tree's node classes are ABCs, so every isinstance on a node (thousands per update) runs ABCMeta's
+  Python-level check. No class registers a virtual subclass, so the check is plain class inheritance:
+  type's own check, in C, gives the same answers.
 """
 
 from __future__ import annotations
 
+import abc
+import copy
 import functools
+import pickle
+
+_ATOMIC = (str, int, float, bool, type(None))
+
+
+_PICKLED_TREES: dict[int, tuple[object, bytes]] = {}  # id(parsed tree) -> (the tree, kept alive; its pickle)
+
+
+def _cache_update_expression_trees() -> None:
+    from moto.dynamodb.parsing import validators
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+
+    if getattr(UpdateExpressionParser.make, "cache_info", None) is not None:
+        return
+    make = UpdateExpressionParser.make
+
+    @functools.lru_cache(maxsize=4096)
+    def parsed_once(expression: str):
+        tree = make(expression)
+        if len(_PICKLED_TREES) >= 4096:
+            _PICKLED_TREES.clear()
+        _PICKLED_TREES[id(tree)] = (tree, pickle.dumps(tree, protocol=pickle.HIGHEST_PROTOCOL))
+        return tree
+
+    parsed_once.moto_original = UpdateExpressionParser.__dict__["make"]  # for the test that compares both
+    UpdateExpressionParser.make = staticmethod(parsed_once)
+
+    def copy_of(tree, memo=None):
+        pickled = _PICKLED_TREES.get(id(tree))
+        if pickled is not None and pickled[0] is tree and memo is None:
+            return pickle.loads(pickled[1])
+        return copy.deepcopy(tree, memo)
+
+    copy_of.moto_original = copy.deepcopy
+    validators.deepcopy = copy_of  # the Validator's copy of the tree it is given
+
+
+def _walk_once_per_processing_map() -> None:
+    from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser, Node
+
+    if getattr(DepthFirstTraverser, "_outreach_fast_walk", False):
+        return
+    default_pre = DepthFirstTraverser.pre_processing_of_child
+
+    def traverse(self, node):
+        processing = self._processing_map()
+        handled = tuple(processing)
+        pre = self.pre_processing_of_child if type(self).pre_processing_of_child is not default_pre else None
+
+        def walk(node, child_id):
+            # DepthFirstTraverser.traverse_node_recursively, with the processing map read once per walk
+            if isinstance(node, Node):
+                parent_node = node.parent
+                if node.children is not None:
+                    for i, child_node in enumerate(node.children):
+                        if pre is not None:
+                            pre(node, i)
+                        walk(child_node, i)
+                if isinstance(node, handled):
+                    for class_key, processor in processing.items():  # DepthFirstTraverser.process
+                        if isinstance(node, class_key):
+                            node = processor(node)
+                            break
+                    else:
+                        node = None
+                    node.parent = parent_node
+                    if parent_node:
+                        parent_node.children[child_id] = node
+            return node
+
+        return walk(node, -1)
+
+    traverse.moto_original = DepthFirstTraverser.traverse  # for the test that compares both
+    DepthFirstTraverser.traverse = traverse
+    DepthFirstTraverser._outreach_fast_walk = True
+
+
+def _lex_condition_strings_once() -> None:
+    from collections import deque
+
+    from moto.dynamodb.comparisons import ConditionExpressionParser
+
+    lex = ConditionExpressionParser._lex_condition_expression
+    if getattr(lex, "_outreach_cached", False):
+        return
+
+    @functools.lru_cache(maxsize=4096)
+    def tokens_of(expression: str) -> tuple:
+        return tuple(lex(ConditionExpressionParser(expression, None, None)))
+
+    def lex_once(self):
+        return deque(tokens_of(self.condition_expression))
+
+    lex_once._outreach_cached = True
+    lex_once.moto_original = lex  # for the comparison test
+    ConditionExpressionParser._lex_condition_expression = lex_once
+
+
+def _count_clauses_once_per_node() -> None:
+    from moto.dynamodb.exceptions import TooManyClauses
+    from moto.dynamodb.parsing import ast_nodes as nodes
+    from moto.dynamodb.parsing.validators import ActionCountValidator
+
+    if getattr(ActionCountValidator, "_outreach_counted", False):
+        return
+    sections = (("ADD", nodes.UpdateExpressionAddClause), ("REMOVE", nodes.UpdateExpressionRemoveClause),
+                ("SET", nodes.UpdateExpressionSetClause))
+    searched = (nodes.Expression, nodes.UpdateExpressionFunction)  # the children Node.find_clauses descends into
+
+    def counts(node, memo: dict) -> list[int]:
+        """len(node.find_clauses([kind])) for each section kind."""
+        found = memo.get(id(node))
+        if found is None:
+            found = [0] * len(sections)
+            for child in node.children or []:
+                below = counts(child, memo) if isinstance(child, searched) else None
+                for i, (_, kind) in enumerate(sections):
+                    if type(child) is kind:
+                        found[i] += 1
+                    elif below is not None:
+                        found[i] += below[i]
+            memo[id(node)] = found
+        return found
+
+    def verify_action_counts(self, node):
+        memo = self.__dict__.setdefault("_outreach_counts", {})  # one validation: the tree's nodes stay alive
+        for (name, _), count in zip(sections, counts(node, memo), strict=True):
+            if count > 1:
+                raise TooManyClauses(name)
+        return node
+
+    verify_action_counts.moto_original = ActionCountValidator.verify_action_counts  # for the comparison test
+    ActionCountValidator.verify_action_counts = verify_action_counts
+    ActionCountValidator._outreach_counted = True
+
+
+def _copy_tree_nodes_directly() -> None:
+    from moto.dynamodb.parsing.ast_nodes import Node
+
+    if "__deepcopy__" in Node.__dict__:
+        return
+
+    def node_deepcopy(self, memo):
+        # copy.deepcopy's result for an object of plain attributes (memo, keep-alive), without reduce/reconstruct
+        new = object.__new__(type(self))
+        memo[id(self)] = new
+        state = {}
+        for key, value in self.__dict__.items():
+            if type(value) in _ATOMIC:
+                state[key] = value
+            elif type(value) is list:
+                items = memo[id(value)] = []
+                copy._keep_alive(value, memo)
+                items.extend(v if type(v) in _ATOMIC else copy.deepcopy(v, memo) for v in value)
+                state[key] = items
+            else:
+                state[key] = copy.deepcopy(value, memo)
+        new.__dict__.update(state)
+        return new
+
+    Node.__deepcopy__ = node_deepcopy
+
+
+class PlainInheritanceABCMeta(abc.ABCMeta):
+    """ABCMeta whose isinstance/issubclass are type's: for ABCs that no class registers with."""
+
+    __instancecheck__ = type.__instancecheck__
+    __subclasscheck__ = type.__subclasscheck__
+
+
+def tree_node_classes() -> list[type]:
+    from moto.dynamodb.parsing.ast_nodes import Node
+
+    found, pending = [], [Node]
+    while pending:
+        cls = pending.pop()
+        found.append(cls)
+        pending += cls.__subclasses__()
+    return found
+
+
+def _check_tree_nodes_in_c() -> None:
+    classes = tree_node_classes()
+    # A registered virtual subclass would need ABCMeta's check: then leave every class as it is.
+    if any(abc._get_dump(cls)[0] for cls in classes if type(cls) is abc.ABCMeta):
+        return
+    for cls in classes:
+        if type(cls) is abc.ABCMeta:
+            cls.__class__ = PlainInheritanceABCMeta
 
 
 def install() -> None:
@@ -26,3 +237,9 @@ def install() -> None:
         method_names = functools.lru_cache(maxsize=256)(core_responses.method_names_from_class)
         core_responses.method_names_from_class = lambda clazz: list(method_names(clazz))
         core_responses.method_names_from_class.cache_info = method_names.cache_info
+    _cache_update_expression_trees()
+    _walk_once_per_processing_map()
+    _count_clauses_once_per_node()
+    _lex_condition_strings_once()
+    _copy_tree_nodes_directly()
+    _check_tree_nodes_in_c()

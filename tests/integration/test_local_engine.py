@@ -1,9 +1,10 @@
 """The local engine's shortcuts change nothing a client sees: DynamoDB answers written directly are the ones
-moto's own serialiser writes."""
+moto's own serialiser writes, and item calls answered in-process are those of the whole HTTP path."""
 
 from __future__ import annotations
 
 import json
+import uuid
 
 import pytest
 from botocore.exceptions import ClientError
@@ -14,6 +15,7 @@ from tests.waiting import wait_until
 def test_item_answers_are_those_of_motos_serialiser(stack, monkeypatch):
     from moto.dynamodb.responses import DynamoHandler
 
+    from local import dynamodb_in_process
     from local.dynamodb_answers import fast_body
 
     fast = DynamoHandler.serialized
@@ -28,6 +30,7 @@ def test_item_answers_are_those_of_motos_serialiser(stack, monkeypatch):
 
     monkeypatch.setattr(DynamoHandler, "serialized", both)
     ddb, table = stack.client("dynamodb"), stack.table_name
+    dynamodb_in_process.uninstall_from(ddb)  # the HTTP path, where moto serialises answers
     key = {"pk": {"S": "engine#1"}, "sk": {"S": "a"}}
     item = {**key, "n": {"N": "12.50"}, "m": {"M": {"x": {"L": [{"S": "é😀"}, {"N": "1"}, {"NULL": True}]}}},
             "b": {"BOOL": False}, "ss": {"SS": ["p", "q"]}, "gsi1pk": {"S": "camp#engine"}, "gsi1sk": {"S": "1"}}
@@ -52,6 +55,226 @@ def test_item_answers_are_those_of_motos_serialiser(stack, monkeypatch):
 
     assert {"GetItem", "PutItem", "UpdateItem", "Query", "Scan", "BatchGetItem", "BatchWriteItem",
             "TransactGetItems", "TransactWriteItems"} <= set(compared)
+
+
+def _item_calls(client, table: str, prefix: str) -> list:
+    """Every item operation the store uses (and the errors it relies on), on keys under ``prefix``: each call's
+    answer, or its error's code and response."""
+    answers: list = []
+
+    def call(operation: str, **kwargs):
+        try:
+            answers.append((operation, getattr(client, operation)(**kwargs)))
+        except ClientError as error:
+            answers.append((operation, "error", error.response["Error"]["Code"], str(error), error.response))
+
+    def key(pk, sk="a"):
+        return {"pk": {"S": f"{prefix}#{pk}"}, "sk": {"S": sk}}
+
+    item = {**key("1"), "n": {"N": "12.50"}, "m": {"M": {"x": {"L": [{"S": "é😀"}, {"N": "1"}, {"NULL": True}]}}},
+            "flag": {"BOOL": False}, "ss": {"SS": ["p", "q"]}, "ns": {"NS": ["1", "2.5"]},
+            "gsi1pk": {"S": f"{prefix}#camp"}, "gsi1sk": {"S": "1"}, "status": {"S": "pending"}}
+    call("put_item", TableName=table, Item=item, ReturnValues="ALL_OLD")
+    call("put_item", TableName=table, Item=item, ReturnValues="ALL_OLD")
+    call("put_item", TableName=table, Item={**item, "sk": {"S": "b"}, "gsi1sk": {"S": "2"}})
+    call("put_item", TableName=table, Item=item, ConditionExpression="attribute_not_exists(pk)",
+         ReturnValuesOnConditionCheckFailure="ALL_OLD")
+    call("put_item", TableName=table, Item={**key("big"), "text": {"S": "x" * 410_000}})  # past 400 KB
+    call("get_item", TableName=table, Key=key("1"), ConsistentRead=True)
+    call("get_item", TableName=table, Key=key("1"), ProjectionExpression="#n, m.x[0], ss",
+         ExpressionAttributeNames={"#n": "n"})
+    call("get_item", TableName=table, Key=key("none"))
+    call("get_item", TableName=table, Key={"pk": {"S": f"{prefix}#1"}})  # half a key
+    call("get_item", TableName="no-such-table", Key=key("1"))
+    call("update_item", TableName=table, Key=key("1"), UpdateExpression="SET n = n + :one, l = :l REMOVE flag",
+         ConditionExpression="#s = :pending", ExpressionAttributeNames={"#s": "status"},
+         ExpressionAttributeValues={":one": {"N": "1"}, ":l": {"L": []}, ":pending": {"S": "pending"}},
+         ReturnValues="ALL_NEW")
+    call("update_item", TableName=table, Key=key("1"), UpdateExpression="SET #s = :done",
+         ConditionExpression="#s = :other", ExpressionAttributeNames={"#s": "status"},
+         ExpressionAttributeValues={":done": {"S": "done"}, ":other": {"S": "other"}},
+         ReturnValuesOnConditionCheckFailure="ALL_OLD")
+    call("update_item", TableName=table, Key=key("1"), UpdateExpression="SET n = :v",
+         ExpressionAttributeValues={":v": {"N": "1"}, ":unused": {"N": "2"}})
+    call("update_item", TableName=table, Key=key("1"), ReturnValues="UPDATED_NEW",
+         UpdateExpression="SET l = list_append(l, :more), m.x[0] = :s, c = if_not_exists(c, :zero) + :one "
+                          "ADD ns :ns DELETE ss :del REMOVE m.x[2]",
+         ExpressionAttributeValues={":more": {"L": [{"S": "z"}]}, ":s": {"S": "first"}, ":zero": {"N": "0"},
+                                    ":one": {"N": "1"}, ":ns": {"NS": ["7"]}, ":del": {"SS": ["p"]}})
+    call("update_item", TableName=table, Key=key("1"), UpdateExpression="SET a = :v SET b = :v",
+         ExpressionAttributeValues={":v": {"N": "1"}})
+    call("update_item", TableName=table, Key=key("1"), UpdateExpression="REMOVE a SET b = :v, c = :v REMOVE d ADD e :v",
+         ExpressionAttributeValues={":v": {"N": "1"}})
+    call("update_item", TableName=table, Key=key("1"), UpdateExpression="SET a = :v, a = :v",
+         ExpressionAttributeValues={":v": {"N": "1"}})
+    call("update_item", TableName=table, Key=key("1"), UpdateExpression="SET missing.deep = :v",
+         ExpressionAttributeValues={":v": {"N": "1"}})
+    call("update_item", TableName=table, Key=key("1"), UpdateExpression="SET = broken")
+    call("update_item", TableName=table, Key=key("1"), UpdateExpression="SET text = :t",
+         ExpressionAttributeValues={":t": {"S": "x" * 410_000}})
+    call("update_item", TableName=table, Key=key("1"), UpdateExpression="SET pk = :p",
+         ExpressionAttributeValues={":p": {"S": "other"}})
+    # the workspace's LLM leases: a map that a condition on its size caps
+    lease_key, cap = key("ws", "LLM_LEASES"), {":cap": {"N": "2"}, ":exp": {"N": "99"}}
+    call("update_item", TableName=table, Key=lease_key, UpdateExpression="SET leases.#l = :exp",
+         ConditionExpression="attribute_exists(leases) AND size(leases) < :cap", ExpressionAttributeNames={"#l": "r1"},
+         ExpressionAttributeValues=cap)
+    call("put_item", TableName=table, Item={**lease_key, "leases": {"M": {}}},
+         ConditionExpression="attribute_not_exists(leases)")
+    for lease in ("r1", "r2", "r3"):
+        call("update_item", TableName=table, Key=lease_key, UpdateExpression="SET leases.#l = :exp",
+             ConditionExpression="attribute_exists(leases) AND size(leases) < :cap",
+             ExpressionAttributeNames={"#l": lease}, ExpressionAttributeValues=cap, ReturnValues="UPDATED_NEW")
+    call("update_item", TableName=table, Key=lease_key, UpdateExpression="REMOVE leases.#l",
+         ExpressionAttributeNames={"#l": "r1"}, ReturnValues="ALL_OLD")
+    call("query", TableName=table, KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": key("1")["pk"]},
+         Limit=1, ConsistentRead=True)
+    call("query", TableName=table, KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": key("1")["pk"]},
+         ExclusiveStartKey=key("1"), ScanIndexForward=False, ProjectionExpression="sk")
+    call("query", TableName=table, KeyConditionExpression="pk = :p AND begins_with(sk, :s)",
+         ExpressionAttributeValues={":p": key("1")["pk"], ":s": {"S": "b"}}, Select="COUNT")
+    call("query", TableName=table, IndexName="by_campaign", KeyConditionExpression="gsi1pk = :g",
+         ExpressionAttributeValues={":g": {"S": f"{prefix}#camp"}}, ScanIndexForward=False)
+    call("query", TableName=table, KeyConditionExpression="sk = :s", ExpressionAttributeValues={":s": {"S": "a"}})
+    call("scan", TableName=table, FilterExpression="begins_with(pk, :p)", ExpressionAttributeValues={
+        ":p": {"S": f"{prefix}#"}})
+    answers[-1][1].pop("ScannedCount")  # the whole table's count: the other copy's keys are in it too
+    call("batch_get_item", RequestItems={table: {"Keys": [key("1"), key("none"), key("1", "b")],
+                                                 "ConsistentRead": True, "ProjectionExpression": "pk, sk, n"}})
+    call("batch_write_item", RequestItems={table: [{"PutRequest": {"Item": {**key("2"), "v": {"N": "1"}}}},
+                                                   {"DeleteRequest": {"Key": key("1", "b")}}]})
+    call("transact_get_items", TransactItems=[{"Get": {"TableName": table, "Key": key("1")}},
+                                              {"Get": {"TableName": table, "Key": key("none")}}])
+    call("transact_write_items", TransactItems=[
+        {"Update": {"TableName": table, "Key": key("2"), "UpdateExpression": "SET v = v + :one",
+                    "ExpressionAttributeValues": {":one": {"N": "1"}}}},
+        {"ConditionCheck": {"TableName": table, "Key": key("1"), "ConditionExpression": "attribute_exists(pk)"}},
+        {"Put": {"TableName": table, "Item": {**key("3"), "v": {"S": "new"}}}}])
+    call("transact_write_items", TransactItems=[
+        {"Update": {"TableName": table, "Key": key("2"), "UpdateExpression": "SET v = :zero",
+                    "ExpressionAttributeValues": {":zero": {"N": "0"}}}},
+        {"Delete": {"TableName": table, "Key": key("1"), "ConditionExpression": "attribute_not_exists(pk)",
+                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}}])
+    call("delete_item", TableName=table, Key=key("3"), ConditionExpression="v = :old",
+         ExpressionAttributeValues={":old": {"S": "old"}}, ReturnValuesOnConditionCheckFailure="ALL_OLD")
+    call("delete_item", TableName=table, Key=key("3"), ReturnValues="ALL_OLD")
+    call("get_item", TableName=table, Key=key("2"))
+    return answers
+
+
+def _same_shape(answer, prefix: str):
+    """An answer with ``prefix`` spelled as "P" and what differs per request (request ids, dates, the checksum
+    of the HTTP body an in-process answer does not have) left out."""
+    text = json.dumps(answer, default=repr, ensure_ascii=False).replace(f"{prefix}#", "P#")
+    value = json.loads(text)
+
+    def scrub(node):
+        if isinstance(node, dict):
+            metadata = node.get("ResponseMetadata")
+            if isinstance(metadata, dict):
+                headers = metadata.get("HTTPHeaders", {})
+                node["ResponseMetadata"] = {**metadata, "RequestId": "-", "HTTPHeaders": sorted(
+                    set(headers) - {"x-amz-crc32", "content-length"})}
+            for child in node.values():
+                scrub(child)
+        elif isinstance(node, list):
+            for child in node:
+                scrub(child)
+        return node
+
+    return scrub(value)
+
+
+def test_item_calls_answered_in_process_are_those_of_the_http_path(stack):
+    """Answered at botocore's before-call from moto's handler, or through signing, HTTP, moto's request parsing
+    and botocore's response parsing: the same answers and the same errors, for every item operation the store
+    uses, on two copies of the same keys."""
+    from local import dynamodb_in_process
+
+    fast, normal = stack.client("dynamodb"), stack.client("dynamodb")
+    dynamodb_in_process.uninstall_from(normal)
+    before = sum(dynamodb_in_process.ANSWERED.values())
+    fast_answers = _item_calls(fast, stack.table_name, "inproc")
+    answered = sum(dynamodb_in_process.ANSWERED.values()) - before
+    normal_answers = _item_calls(normal, stack.table_name, "http")
+    assert sum(dynamodb_in_process.ANSWERED.values()) - before == answered, "the normal client went in-process"
+    assert answered == len(fast_answers), "every call of the in-process client was answered in-process"
+
+    assert len(fast_answers) == len(normal_answers)
+    for fast_answer, normal_answer in zip(fast_answers, normal_answers, strict=True):
+        assert _same_shape(fast_answer, "inproc") == _same_shape(normal_answer, "http")
+    errors = {a[2] for a in fast_answers if a[1] == "error"}
+    assert {"ConditionalCheckFailedException", "ValidationException", "ResourceNotFoundException",
+            "TransactionCanceledException"} <= errors
+    # An answer is the caller's own: changing it in place (as boto3's resource does) changes nothing stored.
+    for operation, kwargs in (("get_item", {"Key": {"pk": {"S": "inproc#2"}, "sk": {"S": "a"}}}),
+                              ("query", {"KeyConditionExpression": "pk = :p",
+                                         "ExpressionAttributeValues": {":p": {"S": "inproc#2"}}})):
+        answer = getattr(fast, operation)(TableName=stack.table_name, **kwargs)
+        for item in answer.get("Items") or [answer["Item"]]:
+            item["v"]["N"] = "-1"
+        again = getattr(fast, operation)(TableName=stack.table_name, **kwargs)
+        assert [i["v"]["N"] for i in again.get("Items") or [again["Item"]]] == ["2"]
+    # Python values through boto3's resource (as the store calls it) come back the same way too.
+    table = stack.boto.resource("dynamodb").Table(stack.table_name)
+    assert table.get_item(Key={"pk": "inproc#2", "sk": "a"})["Item"] == {"pk": "inproc#2", "sk": "a", "v": 2}
+
+
+def test_moto_shortcuts_give_motos_answers(stack, monkeypatch):
+    """Update expressions parsed and condition expressions lexed once per string, validated in walks that read
+    each check's node types once and count sections once per node, on trees copied node by node and checked by
+    plain inheritance (local/moto_speedups.py): the same answers and errors as moto's own code, for every item
+    operation."""
+    import abc
+
+    from moto.dynamodb.comparisons import ConditionExpressionParser
+    from moto.dynamodb.parsing import validators
+    from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser, Node
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+    from moto.dynamodb.parsing.validators import ActionCountValidator
+
+    from local.moto_speedups import tree_node_classes
+
+    client = stack.client("dynamodb")
+    quick = _item_calls(client, stack.table_name, "quick")
+    monkeypatch.setattr(DepthFirstTraverser, "traverse", DepthFirstTraverser.traverse.moto_original)
+    monkeypatch.setattr(UpdateExpressionParser, "make", UpdateExpressionParser.make.moto_original)
+    monkeypatch.setattr(validators, "deepcopy", validators.deepcopy.moto_original)
+    monkeypatch.delattr(Node, "__deepcopy__")
+    monkeypatch.setattr(ConditionExpressionParser, "_lex_condition_expression",
+                        ConditionExpressionParser._lex_condition_expression.moto_original)
+    monkeypatch.setattr(ActionCountValidator, "verify_action_counts",
+                        ActionCountValidator.verify_action_counts.moto_original)
+    classes = tree_node_classes()
+    fast_meta = type(Node)
+    assert fast_meta is not abc.ABCMeta
+    for cls in classes:
+        cls.__class__ = abc.ABCMeta
+    try:
+        assert UpdateExpressionParser.make("SET a = :b") is not UpdateExpressionParser.make("SET a = :b")
+        as_moto = _item_calls(client, stack.table_name, "moto")
+    finally:
+        for cls in classes:
+            cls.__class__ = fast_meta
+    for quick_answer, moto_answer in zip(quick, as_moto, strict=True):
+        assert _same_shape(quick_answer, "quick") == _same_shape(moto_answer, "moto")
+
+
+def test_executions_a_request_starts_begin_once_it_is_answered(stack):
+    """The HTTP front holds the executions a request starts until its answer is written (local/execution_starts.py):
+    StartExecution answers at once and the execution is RUNNING, but no state runs yet; when the block ends (the
+    answer written), it runs to its end."""
+    from local.execution_starts import held_until_answered
+
+    sfn = stack.client("stepfunctions")
+    machine = stack.state_machines["ChatTurnStateMachine"]
+    with held_until_answered():
+        arn = sfn.start_execution(stateMachineArn=machine, input=json.dumps({"run_id": "nope"}),
+                                  name=f"held-{uuid.uuid4().hex}")["executionArn"]
+        assert sfn.describe_execution(executionArn=arn)["status"] == "RUNNING"
+        assert sfn.get_execution_history(executionArn=arn)["events"] == []
+    wait_until(lambda: sfn.describe_execution(executionArn=arn)["status"] != "RUNNING", 60, "the execution to end")
+    assert sfn.get_execution_history(executionArn=arn)["events"][0]["type"] == "ExecutionStarted"
 
 
 def test_queries_read_one_partition_or_index_key_and_follow_every_write(stack):

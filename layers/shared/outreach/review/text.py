@@ -17,14 +17,22 @@ _POSSESSIVE = re.compile(r"(?<=[^\W\d_])'s\b|(?<=[^\W\d_]s)'(?!\w)", re.IGNORECA
 _TOKEN = re.compile(r"[^\W_]+|&")
 
 
+# A run's review compares every lead's email with every other lead's name and company: the same few hundred
+# strings are folded and tokenised again for each lead. Both are pure functions of the text: computed once.
+@lru_cache(maxsize=16384)
 def fold(text: str) -> str:
     """Case-folded, compatibility-normalised, apostrophes straightened, possessives dropped."""
     text = _APOSTROPHES.sub("'", unicodedata.normalize("NFKC", text))
     return _POSSESSIVE.sub("", text).casefold()
 
 
+@lru_cache(maxsize=16384)
+def _token_tuple(text: str) -> tuple[str, ...]:
+    return tuple(_TOKEN.findall(fold(text)))
+
+
 def tokens(text: str) -> list[str]:
-    return _TOKEN.findall(fold(text))
+    return list(_token_tuple(text))
 
 
 def strip_possessive(text: str) -> str:
@@ -73,7 +81,7 @@ def _word_index(text: str) -> tuple[tuple[tuple[int, int, str], ...], dict[str, 
     looked up in one email."""
     flat = []
     for match in _SPAN.finditer(text):
-        found = tokens(match.group(0))
+        found = _token_tuple(match.group(0))
         if found:
             flat.append((match.start(), match.end(), found[0]))
     where: dict[str, list[int]] = {}
@@ -85,12 +93,12 @@ def _word_index(text: str) -> tuple[tuple[tuple[int, int, str], ...], dict[str, 
 def find_written(text: str, phrase: str) -> str | None:
     """Where ``phrase`` appears in ``text`` as whole words (case-insensitive, possessives and punctuation
     normalised), the words as written in ``text``; else None."""
-    wanted = tokens(phrase)
+    wanted = _token_tuple(phrase)
     if not wanted:
         return None
     flat, where = _word_index(text)
     for i in where.get(wanted[0], ()):
-        if [t for _, _, t in flat[i:i + len(wanted)]] == wanted:
+        if tuple(t for _, _, t in flat[i:i + len(wanted)]) == wanted:
             return strip_possessive(text[flat[i][0]:flat[i + len(wanted) - 1][1]])
     return None
 
