@@ -31,12 +31,12 @@ def read_run(api, answer, **query):
 
 
 def runs_of(stack, session_id, kind="generate_examples"):
-    items = stack.client("dynamodb").scan(
+    pages = stack.client("dynamodb").get_paginator("scan").paginate(  # a Scan page stops at 1 MB: read them all
         TableName=stack.table_name,
         FilterExpression="sk = :run AND session_id = :sid AND kind = :kind",
         ExpressionAttributeValues={":run": {"S": "RUN"}, ":sid": {"S": session_id}, ":kind": {"S": kind}},
-    )["Items"]
-    return {item["id"]["S"]: item["status"]["S"] for item in items}
+    )
+    return {item["id"]["S"]: item["status"]["S"] for page in pages for item in page["Items"]}
 
 
 
