@@ -418,6 +418,10 @@ def engine_part(args, rows: list[Row], notes: list[str], diag: list[str]) -> Non
     rows.append(Row("soak", "server RSS, last interval against the first",
                     f"{first.rss_mb:.0f} → {last.rss_mb:.0f} MB ({rss_growth:+.0%}); table {first.items:,} → "
                     f"{last.items:,} items", "within 20%", verdict(abs(rss_growth) <= 0.20)))
+    kept = (last.rss_mb - result.restart_rss_mb) / result.restart_rss_mb if result.restart_rss_mb else float("nan")
+    rows.append(Row("soak", "server RSS, last interval against a fresh server started on the same final table",
+                    f"{last.rss_mb:.0f} MB against {result.restart_rss_mb:.0f} MB ({kept:+.0%}): what the long-running "
+                    "server holds beyond its data", "—", "—"))
     diag.extend(["", f"Soak ({what}; prefilled items: {result.prefill:,}):", ""] + soak.report(result))
     for line in (result.server_errors + result.problems)[:10]:
         notes.append(f"soak: {line}")

@@ -57,6 +57,9 @@ class SoakResult:
     problems: list[str]  # claimed sessions, missing or misordered examples, unexpected answers
     cycles: int
     prefill: int
+    # A fresh server started on the soak's final table, once it answers: what holding that data costs by itself,
+    # so growth past it is memory the long-running server kept (registries, executions, caches), not the table.
+    restart_rss_mb: float = float("nan")
 
     def flatness(self) -> tuple[float, float]:
         """Largest deviation of any full interval's p50 and p95 from their median, as a fraction."""
@@ -218,10 +221,15 @@ def soak(seconds: float, clients: int = 16, interval_s: float = 60.0, prefill_it
                 run.check_final()
             finally:
                 server.stop()
+            fresh = Server(state_dir, fake.url).start()
+            try:
+                restart_rss = rss_mb(fresh.proc.pid)
+            finally:
+                fresh.stop()
     finally:
         fake.stop()
     return SoakResult(seconds, clients, run.intervals, run.requests, run.server_errors, run.problems, run.cycles,
-                      prefill_items)
+                      prefill_items, restart_rss)
 
 
 def report(result: SoakResult) -> list[str]:
