@@ -14,6 +14,12 @@ from abc import ABCMeta
 _local = threading.local()
 
 
+def forget_request() -> None:
+    """Drop this thread's request state once its invoke ends: handler threads are pooled, and an idle one must
+    not keep the last request it handled (a body may be 1 MiB)."""
+    _local.__dict__.clear()
+
+
 class _PerThread:
     """A data descriptor whose value is per thread (class and instance access alike)."""
 

@@ -32,6 +32,8 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from local.concurrency import forget_request
+
 # AWS quotas.
 LAMBDA_RESPONSE_LIMIT_BYTES = 6_291_556  # what Lambda's error message names
 STATE_PAYLOAD_LIMIT_BYTES = 256 * 1024
@@ -74,7 +76,14 @@ class Limits:
         """Run a handler as Lambda would: at most its timeout, and an answer of at most 6 MB."""
         limit = self.seconds(timeout_s)
         context = contextvars.copy_context()  # the per-invoke environment lives in a context variable
-        running = _handlers.submit(context.run, call)
+
+        def run_once() -> Any:
+            try:
+                return context.run(call)
+            finally:
+                forget_request()
+
+        running = _handlers.submit(run_once)
         try:
             result = running.result(timeout=limit)
         except concurrent.futures.TimeoutError:

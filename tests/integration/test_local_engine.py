@@ -358,3 +358,24 @@ def test_finished_executions_and_their_threads_are_forgotten(stack):
     assert not kept & set(arns)
     remaining = {id(thread) for thread in list(TMP_THREADS)}
     assert not any(id(thread) in remaining for thread in finished_threads)
+
+
+def test_an_answered_request_is_not_kept_by_the_idle_lambda_thread(stack):
+    """Handlers run on a pool of reused threads, and the API resolver keeps its request per thread
+    (local/concurrency.py): an idle thread must not keep the last request it handled (its body may be 1 MiB),
+    or a long-running stack holds one request per thread its busiest moment started."""
+    import gc
+    from pathlib import Path
+
+    from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
+
+    event = json.loads((Path(__file__).parents[2] / "events" / "api_list_sessions.json").read_text())
+    event["headers"]["authorization"] = "Bearer key-a"  # this stack's key for ws_a
+    event = json.dumps(event).encode()
+    lam = stack.client("lambda")
+    for _ in range(5):
+        answer = lam.invoke(FunctionName="ApiFunction", Payload=event)
+        assert json.loads(answer["Payload"].read())["statusCode"] == 200
+    gc.collect()
+    kept = [o for o in gc.get_objects() if isinstance(o, APIGatewayProxyEventV2)]
+    assert kept == []
