@@ -131,9 +131,14 @@ def _entity(model: type[Entity], item: dict[str, Any]) -> Entity:
     return model.model_validate({k: v for k, v in item.items() if k not in _KEYS})
 
 
+def _campaign_partition(workspace_id: str, campaign_id: str) -> str:
+    """The ``by_campaign`` index partition: one workspace's sessions of one campaign."""
+    return f"WS#{workspace_id}#C#{campaign_id}"
+
+
 def _campaign_keys(workspace_id: str, campaign_id: str, created_at: str, session_id: str) -> dict[str, str]:
     """The ``by_campaign`` index key of a session: its workspace's campaign, oldest first."""
-    return {"gsi1pk": f"WS#{workspace_id}#C#{campaign_id}", "gsi1sk": f"{created_at}#{session_id}"}
+    return {"gsi1pk": _campaign_partition(workspace_id, campaign_id), "gsi1sk": f"{created_at}#{session_id}"}
 
 
 def _set_expression(fields: dict[str, Any], prefix: str = "f") -> tuple[str, dict[str, str], dict[str, Any]]:
@@ -340,7 +345,7 @@ class DynamoDBStore:
     ) -> tuple[list[SessionItem], dict[str, str] | None]:
         kwargs: dict[str, Any] = {
             "IndexName": BY_CAMPAIGN_INDEX,
-            "KeyConditionExpression": Key("gsi1pk").eq(f"WS#{workspace_id}#C#{campaign_id}"),
+            "KeyConditionExpression": Key("gsi1pk").eq(_campaign_partition(workspace_id, campaign_id)),
             "Limit": limit + 1,  # one more than asked says whether another page follows
         }
         if start_key:
@@ -350,10 +355,8 @@ class DynamoDBStore:
             items.append(item)
             if len(items) > limit:
                 break
-        if len(items) <= limit:
-            return [_entity(SessionItem, item) for item in items], None
-        items = items[:limit]
-        return [_entity(SessionItem, item) for item in items], list_key(items[-1])
+        sessions = [_entity(SessionItem, item) for item in items[:limit]]
+        return sessions, (self.page_key_after(sessions[-1]) if len(items) > limit else None)
 
     def page_key_after(self, session: SessionItem) -> dict[str, str]:
         """Where a listing of the session's campaign continues after it: its index key."""
@@ -781,11 +784,6 @@ class DynamoDBStore:
         if not item or not hmac.compare_digest(str(item.get("key_hash", "")), key_hash):
             return None
         return str(item["workspace_id"])
-
-
-def list_key(item: dict[str, Any]) -> dict[str, str]:
-    """The index key of a listed session item: where the next page starts."""
-    return {k: item[k] for k in ("pk", "sk", "gsi1pk", "gsi1sk")}
 
 
 def _message_view(item: dict[str, Any]) -> dict[str, Any]:
