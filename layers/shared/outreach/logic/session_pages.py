@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Iterable
 from typing import Any
 
 from outreach.dal.base import SessionStore, manifest_version, version_of
@@ -46,21 +47,20 @@ def decode_cursor(cursor: str, session_id: str, kind: str) -> tuple[int, str]:
 
 
 # ------------------------------------------------------------------ sizes
-def _fitting(entries: list[dict[str, Any]], budget: int, *, at_least_one: bool = False) -> int:
-    """How many of the first entries fit ``budget`` bytes of answer."""
-    used = 0
-    for count, entry in enumerate(entries):
-        used += answer_size(entry)
+def _fitting(sizes: Iterable[int], budget: int, *, at_least_one: bool = False) -> int:
+    """How many of the first entries, of these answer sizes, fit ``budget`` bytes of answer (read lazily: a
+    page stops sizing at the first entry that does not fit)."""
+    used = count = 0
+    for count, size in enumerate(sizes, 1):
+        used += size
         if used > budget:
-            return max(count, 1 if at_least_one else 0)
-    return len(entries)
+            return max(count - 1, 1 if at_least_one else 0)
+    return count
 
 
-def _shares(messages: list[dict[str, Any]], examples: list[dict[str, Any]]) -> tuple[int, int]:
+def _shares(need_m: int, need_e: int) -> tuple[int, int]:
     """The budget split between the lists: each gets what it needs if both fit, else the smaller list keeps
     what it needs up to half and the other gets the rest."""
-    need_m = sum(answer_size(m) for m in messages)
-    need_e = sum(answer_size(e) for e in examples)
     if need_m + need_e <= SESSION_LISTS_BYTES:
         return need_m, need_e
     half = SESSION_LISTS_BYTES // 2
@@ -75,8 +75,9 @@ def fit_session(view: dict[str, Any], manifest: list[str]) -> dict[str, Any]:
     """The session answer: both lists cut to what fits, with their totals and where each continues (null:
     nothing left)."""
     messages, examples = view.get(MESSAGES) or [], view.get(EXAMPLES) or []
-    share_m, share_e = _shares(messages, examples)
-    shown_m, shown_e = _fitting(messages, share_m), _fitting(examples, share_e)
+    sizes_m, sizes_e = [answer_size(m) for m in messages], [answer_size(e) for e in examples]
+    share_m, share_e = _shares(sum(sizes_m), sum(sizes_e))
+    shown_m, shown_e = _fitting(sizes_m, share_m), _fitting(sizes_e, share_e)
     version = manifest_version(manifest)
     sid = str(view["id"])
     return {
@@ -95,7 +96,7 @@ def fit_session(view: dict[str, Any], manifest: list[str]) -> dict[str, Any]:
 # ------------------------------------------------------------------ pages
 def _page(session_id: str, kind: str, entries: list[dict[str, Any]], start: int, total: int,
           version: str) -> dict[str, Any]:
-    shown = _fitting(entries, SESSION_LISTS_BYTES, at_least_one=True)
+    shown = _fitting((answer_size(e) for e in entries), SESSION_LISTS_BYTES, at_least_one=True)
     end = start + shown
     following = encode_cursor(session_id, kind, end, version) if end < total else None
     return {kind: entries[:shown], "next_cursor": following}
