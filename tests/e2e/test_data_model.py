@@ -163,3 +163,23 @@ def test_a_page_cursor_is_bound_to_its_session_and_to_the_examples_it_paged(api,
     first = api.call("GET", f"{SESSIONS}/{session['id']}/examples?limit=1")
     assert first.status == 200 and [e["lead"]["first_name"] for e in first.body["generated_examples"]] == ["New0"]
     assert first.body["next_cursor"] is None
+
+
+def test_a_campaign_of_wide_drafts_lists_in_pages_under_lambdas_6_mb(api):
+    # 25 drafts of 20,000 emoji: 80 KB each as stored, 280 KB each in Lambda's answer (7 MB for the page).
+    created = []
+    for i in range(25):
+        session = api.create_session(campaign_id="wide_drafts", node_id=f"n{i}")
+        body = json.dumps({"draft_body": f"draft {i} " + WIDE * 19_990}, ensure_ascii=False).encode()
+        assert api.call("PATCH", f"{SESSIONS}/{session['id']}", raw=body).status == 200
+        created.append(session["id"])
+    seen, cursor = [], None
+    while True:
+        query = f"{SESSIONS}?campaign_id=wide_drafts&limit=100" + (f"&cursor={cursor}" if cursor else "")
+        answer = api.call("GET", query)
+        assert answer.status == 200, answer.body
+        seen += [s["id"] for s in answer.body["sessions"]]
+        cursor = answer.body["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == created

@@ -20,7 +20,7 @@ SKELETON_HISTORY_BYTES = 60_000  # earlier skeletons kept on the session item (o
 HISTORY_LIMIT = 20  # and at most this many entries in each history
 LIST_PAGE_DEFAULT = 50
 LIST_PAGE_MAX = 100
-LIST_PAGE_BYTES = 4_000_000  # a list page stops early past this, well under Lambda's 6 MB response
+LIST_PAGE_BYTES = 4_000_000  # a list page stops early past this much answer (answer_size), under Lambda's 6 MB
 # A session answer (and a page of its messages or examples) carries at most this much of its two lists,
 # counted as Lambda counts its answer: JSON escapes, then the body escaped again as a string. The rest of
 # the session (histories, drafts, skeleton) stays within the ~1.7 MB left under Lambda's 6 MB response.

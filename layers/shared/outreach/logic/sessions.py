@@ -16,8 +16,8 @@ from outreach.limits import (
     DRAFT_HISTORY_BYTES,
     LIST_PAGE_BYTES,
     SKELETON_HISTORY_BYTES,
+    answer_size,
     newest_within,
-    stored_size,
 )
 from outreach.logic.session_pages import fit_session
 from outreach.models.items import SessionItem
@@ -139,7 +139,7 @@ def list_sessions(
     used = 0
     for i, item in enumerate(items):
         summary = session_summary(item, now)
-        used += stored_size(summary)
+        used += answer_size(summary)  # counted as Lambda counts its answer (escapes included), not as stored
         if sessions and used > LIST_PAGE_BYTES:  # a page of huge drafts ends early, under Lambda's 6 MB
             next_key = store.page_key_after(items[i - 1])
             break
