@@ -59,17 +59,21 @@ class Api:
         body = {"campaign_id": campaign_id, "node_id": node_id, **({"title": title} if title else {})}
         return self._call("POST", SESSIONS, json=body)
 
-    def list_sessions(self, campaign_id: str, limit: int | None = None) -> list[dict]:
-        """Every session of the campaign, following ``next_cursor`` when the server pages."""
-        sessions: list[dict] = []
-        params: dict[str, Any] = {"campaign_id": campaign_id, **({"limit": limit} if limit else {})}
+    def _every_page(self, path: str, key: str, params: dict[str, Any], cursor: str | None = None) -> list[dict]:
+        """The ``key`` entries of every page from ``cursor`` on (the first page without one), following
+        ``next_cursor`` to the last."""
+        entries: list[dict] = []
         while True:
-            page = self._call("GET", SESSIONS, params=params)
-            sessions += page.get("sessions", [])
+            page = self._call("GET", path, params={**params, **({"cursor": cursor} if cursor else {})})
+            entries += page.get(key, [])
             cursor = page.get("next_cursor")
             if not cursor:
-                return sessions
-            params["cursor"] = cursor
+                return entries
+
+    def list_sessions(self, campaign_id: str, limit: int | None = None) -> list[dict]:
+        """Every session of the campaign, following ``next_cursor`` when the server pages."""
+        params: dict[str, Any] = {"campaign_id": campaign_id, **({"limit": limit} if limit else {})}
+        return self._every_page(SESSIONS, "sessions", params)
 
     def get_session(self, session_id: str) -> dict:
         """The whole session: where its answer carries only the first messages or examples (a session past
@@ -77,11 +81,10 @@ class Api:
         session = self._call("GET", f"{SESSIONS}/{session_id}")
         for kind, path in (("messages", "messages"), ("generated_examples", "examples")):
             cursor = session.get(f"{kind}_next_cursor")
-            while cursor:
-                page = self._call("GET", f"{SESSIONS}/{session_id}/{path}", params={"cursor": cursor})
-                session[kind] = (session.get(kind) or []) + page.get(kind, [])
-                cursor = page.get("next_cursor")
-            session[f"{kind}_next_cursor"] = None
+            if cursor:
+                rest = self._every_page(f"{SESSIONS}/{session_id}/{path}", kind, {}, cursor)
+                session[kind] = (session.get(kind) or []) + rest
+                session[f"{kind}_next_cursor"] = None
         return session
 
     def delete_session(self, session_id: str) -> dict:
