@@ -26,6 +26,10 @@ Found with py-spy on a 100-lead run (bench/profile.py; figures in bench/PROFILE.
 - the tree's node classes are ABCs, so every isinstance on a node (thousands per update) runs ABCMeta's
   Python-level check. No class registers a virtual subclass, so the check is plain class inheritance:
   type's own check, in C, gives the same answers.
+- every Step Functions execution parses its state machine's definition with ANTLR (23 ms for
+  generate-examples, a run's largest single cost before its first lead). The parse tree depends on the
+  definition alone and the preprocessor only reads it: one tree per definition, and each execution still
+  builds its own evaluation components from it (they hold per-execution state), as moto does.
 """
 
 from __future__ import annotations
@@ -224,6 +228,26 @@ def _check_tree_nodes_in_c() -> None:
             cls.__class__ = PlainInheritanceABCMeta
 
 
+def _parse_each_definition_once() -> None:
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+    from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
+    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+
+    if hasattr(ExecutionWorker._get_evaluation_entrypoint, "moto_original"):
+        return
+
+    @functools.lru_cache(maxsize=64)  # a stack has a handful of state machines; a syntax error is not cached
+    def tree_of(definition: str):
+        return AmazonStateLanguageParser.parse(definition)[1]
+
+    def evaluation_entrypoint(self):
+        return Preprocessor().visit(tree_of(self._evaluation_details.state_machine_details.definition))
+
+    evaluation_entrypoint.moto_original = ExecutionWorker._get_evaluation_entrypoint  # for the test
+    evaluation_entrypoint.tree_of = tree_of
+    ExecutionWorker._get_evaluation_entrypoint = evaluation_entrypoint
+
+
 def install() -> None:
     from moto.core import responses as core_responses
     from moto.stepfunctions.parser.asl.component.common.path import result_path
@@ -243,3 +267,4 @@ def install() -> None:
     _lex_condition_strings_once()
     _copy_tree_nodes_directly()
     _check_tree_nodes_in_c()
+    _parse_each_definition_once()

@@ -260,6 +260,34 @@ def test_moto_shortcuts_give_motos_answers(stack, monkeypatch):
         assert _same_shape(quick_answer, "quick") == _same_shape(moto_answer, "moto")
 
 
+def test_each_definition_is_parsed_once_and_each_execution_gets_its_own_components(stack, monkeypatch):
+    """Executions share their state machine's ANTLR parse tree (local/moto_speedups.py) but build their own
+    evaluation components from it, which hold per-execution state: the same history as moto's own parse."""
+    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+
+    sfn = stack.client("stepfunctions")
+    machine = stack.state_machines["ChatTurnStateMachine"]
+    definition = sfn.describe_state_machine(stateMachineArn=machine)["definition"]
+
+    def history_of_a_run() -> list[tuple[str, str]]:
+        arn = sfn.start_execution(stateMachineArn=machine, input=json.dumps({"run_id": "nope"}),
+                                  name=f"parse-{uuid.uuid4().hex}")["executionArn"]
+        wait_until(lambda: sfn.describe_execution(executionArn=arn)["status"] != "RUNNING", 60, "the execution")
+        events = sfn.get_execution_history(executionArn=arn)["events"]
+        return [(e["type"], json.dumps({k: v for k, v in e.items() if k.endswith("EventDetails")}, default=str))
+                for e in events]
+
+    quick = ExecutionWorker._get_evaluation_entrypoint
+    worker = ExecutionWorker.__new__(ExecutionWorker)
+    worker._evaluation_details = type("D", (), {"state_machine_details": type("S", (), {"definition": definition})})
+    first, second = quick(worker), quick(worker)
+    assert first is not second  # components are never shared between executions
+    assert quick.tree_of.cache_info().currsize >= 1
+    shared = [history_of_a_run(), history_of_a_run()]
+    monkeypatch.setattr(ExecutionWorker, "_get_evaluation_entrypoint", quick.moto_original)
+    assert shared == [history_of_a_run(), history_of_a_run()]
+
+
 def test_executions_a_request_starts_begin_once_it_is_answered(stack):
     """The HTTP front holds the executions a request starts until its answer is written (local/execution_starts.py):
     StartExecution answers at once and the execution is RUNNING, but no state runs yet; when the block ends (the
