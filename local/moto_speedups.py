@@ -26,6 +26,18 @@ Found with py-spy on a 100-lead run (bench/profile.py; figures in bench/PROFILE.
 - the tree's node classes are ABCs, so every isinstance on a node (thousands per update) runs ABCMeta's
   Python-level check. No class registers a virtual subclass, so the check is plain class inheritance:
   type's own check, in C, gives the same answers.
+- an item's size (checked on every write for the 400 KB limit, and on every read for the 1 MB and 16 MB page
+  limits) wraps each map value in a new DynamoType, which wraps its whole subtree again: a run item's roster
+  of 100 leads is re-wrapped at every level, 40% of a worker's read of its run. The size here is summed over
+  the values as they are: the same byte counts, by the same rules, without the copies.
+- every UpdateItem deep-copies the item twice (moto's request layer, for ReturnValues, and its backend) through
+  copy.deepcopy, whose memo and dispatch cost more than the copy itself: the workspace's lease item of 100
+  leases is 200 values. An item or value copies its tree here directly: the same types and values, each
+  container new (DynamoDB values hold no cycles, so the memo has nothing to find). Likewise an item's JSON
+  (for every write-through to SQLite and every ReturnValues) deep-copied each nested value once per level
+  above it: each level is converted once here, into the same plain JSON.
+- each answer's items are converted to plain dicts by a function that asks five questions of every string
+  and number; here DynamoType values and plain leaves take the first answer that applies (the same output).
 - every Step Functions execution parses its state machine's definition with ANTLR (23 ms for
   generate-examples, a run's largest single cost before its first lead). The parse tree depends on the
   definition alone and the preprocessor only reads it: one tree per definition, and each execution still
@@ -35,6 +47,7 @@ Found with py-spy on a 100-lead run (bench/profile.py; figures in bench/PROFILE.
 from __future__ import annotations
 
 import abc
+import base64
 import copy
 import functools
 import pickle
@@ -228,6 +241,127 @@ def _check_tree_nodes_in_c() -> None:
             cls.__class__ = PlainInheritanceABCMeta
 
 
+def _size_without_copies() -> None:
+    from moto.dynamodb.models.dynamo_type import DynamoType
+    from moto.dynamodb.models.utilities import bytesize
+
+    if hasattr(DynamoType.size, "moto_original"):
+        return
+    original = DynamoType.size
+
+    def text_size(text) -> int:  # bytesize: UTF-8 bytes (an ASCII string's length, without encoding it)
+        return len(text) if type(text) is str and text.isascii() else bytesize(text)
+
+    def size_of(value) -> int:
+        return size(value) if type(value) is DynamoType else DynamoType(value).size()
+
+    def size(self) -> int:  # DynamoType.size, by its rules: N as text, sets per member, L/M summed, BOOL/NULL 1
+        kind, value = self.type, self.value
+        if kind == "S":
+            return text_size(value)
+        if kind == "M":
+            return sum(text_size(k) + size_of(v) for k, v in value.items())
+        if kind == "L":
+            return sum(size_of(v) for v in value)
+        if kind == "N":
+            return len(str(value))
+        if kind in ("SS", "NS", "BS"):
+            return original(self)
+        if isinstance(value, bool):
+            return 1
+        return bytesize(value)
+
+    size.moto_original = original  # for the test that compares both
+    DynamoType.size = size
+
+
+def _copy_values_directly() -> None:
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
+
+    if hasattr(DynamoType.__deepcopy__, "moto_original"):
+        return
+    originals = DynamoType.__deepcopy__, Item.__deepcopy__
+    new = object.__new__
+
+    def copy_of(value, memo):
+        return value_copy(value) if type(value) is DynamoType else copy.deepcopy(value, memo)
+
+    def value_copy(self, memo=None):
+        result = new(type(self))
+        kind = result.type = self.type
+        value = self.value
+        if kind == "M":
+            result.value = {k: copy_of(v, memo) for k, v in value.items()}
+        elif kind == "L":
+            result.value = [copy_of(v, memo) for v in value]
+        elif kind in ("SS", "NS", "BS"):
+            result.value = list(value)
+        else:
+            result.value = value
+        return result
+
+    def item_copy(self, memo=None):
+        result = new(type(self))
+        result.hash_key = copy_of(self.hash_key, memo)
+        result.range_key = copy_of(self.range_key, memo)
+        attrs = LimitedSizeDict.__new__(LimitedSizeDict)  # as moto's copy: no size check per attribute
+        dict.update(attrs, {k: copy_of(v, memo) for k, v in self.attrs.items()})
+        result.attrs = attrs
+        return result
+
+    def regular_json(self):  # DynamoType.to_regular_json: plain JSON, nested values converted, B decoded
+        value = self.value
+        if isinstance(value, dict):
+            value = {k: regular_json(v) if isinstance(v, DynamoType) else copy.deepcopy(v) for k, v in value.items()}
+        elif isinstance(value, list):
+            value = [regular_json(v) if isinstance(v, DynamoType) else copy.deepcopy(v) for v in value]
+        elif type(value) not in _ATOMIC:
+            value = copy.deepcopy(value)
+        if self.type == "B" and isinstance(value, str):
+            value = base64.b64decode(value)
+        return {self.type: value}
+
+    value_copy.moto_original, item_copy.moto_original = originals  # for the test that compares both
+    regular_json.moto_original = DynamoType.to_regular_json
+    DynamoType.__deepcopy__ = value_copy
+    Item.__deepcopy__ = item_copy
+    DynamoType.to_regular_json = regular_json
+
+
+def _plain_dicts_directly() -> None:
+    from datetime import datetime
+
+    from moto.dynamodb import responses
+    from moto.dynamodb.models import utilities
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    if hasattr(responses.dynamo_to_dict, "moto_original"):
+        return
+    original = utilities.dynamo_to_dict
+    leaves = (str, int, float, bool, type(None))
+
+    def to_dict(obj):
+        kind = type(obj)
+        if kind in leaves:  # none is a datetime, a DynamoType, has to_json, or is a dict or list
+            return obj
+        if kind is DynamoType and obj.type not in ("B", "BS"):
+            return {obj.type: to_dict(obj.value)}
+        if kind is dict:
+            return {k: to_dict(v) for k, v in obj.items()}
+        if kind is list:
+            return [to_dict(v) for v in obj]
+        if isinstance(obj, (datetime, DynamoType)) or hasattr(obj, "to_json"):
+            return original(obj)
+        if isinstance(obj, dict):
+            return {k: to_dict(v) for k, v in obj.items()}
+        if isinstance(obj, list):
+            return [to_dict(v) for v in obj]
+        return obj
+
+    to_dict.moto_original = original
+    responses.dynamo_to_dict = to_dict
+
+
 def _parse_each_definition_once() -> None:
     from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
     from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
@@ -268,3 +402,6 @@ def install() -> None:
     _copy_tree_nodes_directly()
     _check_tree_nodes_in_c()
     _parse_each_definition_once()
+    _size_without_copies()
+    _plain_dicts_directly()
+    _copy_values_directly()
