@@ -26,7 +26,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from local import dynamodb_answers, dynamodb_in_process, dynamodb_queries, execution_starts, moto_speedups
+from local import (
+    dynamodb_answers,
+    dynamodb_in_process,
+    dynamodb_queries,
+    execution_starts,
+    lambda_in_process,
+    moto_speedups,
+)
 from local.bus import create_buses_and_rules, create_queues
 from local.cfn import ROOT, Resolver, function_environment, load_template, parameter_defaults, resources_of_type
 from local.concurrency import make_resolver_thread_safe
@@ -188,6 +195,7 @@ class LocalStack:
         dynamodb_answers.install()
         dynamodb_in_process.install()
         execution_starts.install()
+        lambda_in_process.install()
         moto_speedups.install()
         dynamodb_queries.install()
         _skip_moto_backend_lock()

@@ -344,6 +344,43 @@ def test_each_definition_is_parsed_once_and_each_execution_gets_its_own_componen
     assert shared == [history_of_a_run(), history_of_a_run()]
 
 
+def test_lambda_tasks_answered_in_process_are_those_of_the_http_path(stack, monkeypatch):
+    """A state machine's Lambda task reaches its function through moto's Lambda backend directly
+    (local/lambda_in_process.py) or through boto3 and moto's HTTP path: the same history, for a handler that
+    answers and for one that fails."""
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+
+    sfn = stack.client("stepfunctions")
+    machine = stack.state_machines["ChatTurnStateMachine"]
+    quick = lambda_eval_utils._invoke_lambda_function
+    calls: list[str] = []
+    monkeypatch.setattr(lambda_eval_utils, "_invoke_lambda_function",
+                        lambda *a, **k: calls.append("quick") or quick(*a, **k))
+
+    def fail_marked_turns(logical_id, event):
+        if logical_id == "ChatTurnFunction" and event.get("run_id") == "fail-me":
+            raise RuntimeError("the turn failed")
+
+    monkeypatch.setattr(stack, "before_invoke", fail_marked_turns)
+
+    def histories() -> list[list[tuple[str, str]]]:
+        found = []
+        for run_id in ("nope", "fail-me"):  # the handler answers; the handler fails
+            arn = sfn.start_execution(stateMachineArn=machine, input=json.dumps({"run_id": run_id}),
+                                      name=f"invoke-{uuid.uuid4().hex}")["executionArn"]
+            wait_until(lambda arn=arn: sfn.describe_execution(executionArn=arn)["status"] != "RUNNING", 60,
+                       "the execution to end")
+            found.append([(e["type"], json.dumps({k: v for k, v in e.items() if k.endswith("EventDetails")},
+                                                 default=str, sort_keys=True))
+                          for e in sfn.get_execution_history(executionArn=arn)["events"]])
+        return found
+
+    in_process = histories()
+    assert calls and any(t == "TaskFailed" and "the turn failed" in d for t, d in in_process[1])
+    monkeypatch.setattr(lambda_eval_utils, "_invoke_lambda_function", quick.moto_original)
+    assert in_process == histories()
+
+
 def test_executions_a_request_starts_begin_once_it_is_answered(stack):
     """The HTTP front holds the executions a request starts until its answer is written (local/execution_starts.py):
     StartExecution answers at once and the execution is RUNNING, but no state runs yet; when the block ends (the
