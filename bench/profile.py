@@ -72,7 +72,9 @@ def main(argv: list[str] | None = None) -> int:
     sessions, leads = SCENARIOS.get(args.scenario, (0, 0))
     try:
         with run.local_stack(run.stack_env(fake.url), fake) as (_stack, api):
-            workload.release_moto_tracking()
+            from moto.core.model_instances import reset_model_data
+
+            reset_model_data()  # moto's registry of every instance it built (the stack also prunes it itself)
             started = time.process_time()
             if args.scenario == "dispatch":
                 d = workload.dispatch_latency(api, fake, 100)

@@ -1,5 +1,8 @@
 """`make bench`: the service's figures on the local stack against a fake LLM of fixed latency L.
 
+The timed scenarios and the dispatch series measure the stack as users run it: `python -m local.serve` in
+its own process (on its own SQLite state); the fake LLM and the HTTP client run in the bench's process.
+
     python -m bench.run [--latency L] [--quick] [--out bench/RESULTS.md]
 
 Prints, and writes to --out, with times as ratios to L:
@@ -15,10 +18,12 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import math
 import os
 import platform
 import shlex
+import signal
 import statistics
 import subprocess
 import sys
@@ -26,6 +31,7 @@ import tempfile
 import textwrap
 import threading
 import time
+from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -219,7 +225,8 @@ def _metrics_namespace(notes: list[str]) -> None:
 
 @contextmanager
 def local_stack(env: dict[str, str], fake):
-    """A fresh local stack with its HTTP front, warmed up; stopped however the block ends (Ctrl-C included)."""
+    """A fresh local stack with its HTTP front in this process, warmed up; stopped however the block ends (Ctrl-C
+    included). For the data-model figures, which read its table through it, and for bench.profile."""
     from local.http_front import serve_in_background
     from local.stack import LocalStack
     from tests.client import ApiClient
@@ -239,6 +246,42 @@ def local_stack(env: dict[str, str], fake):
                 server.server_close()
             if stack is not None:
                 stack.stop()
+
+
+@contextmanager
+def served_stack(env: dict[str, str], fake):
+    """`python -m local.serve` in a subprocess on a fresh state directory, warmed up; stopped however the block
+    ends (Ctrl-C included). Yields the server (crash_load.Server) and a client of it."""
+    from tests.client import ApiClient
+    from tests.restart.crash_load import Server
+
+    with tempfile.TemporaryDirectory(prefix="outreach-bench-") as state_dir:
+        server = Server(Path(state_dir), fake.url, env={**env, "HOST": "127.0.0.1"}, api_key=BENCH_KEY)
+        try:
+            server.start()
+            api = ApiClient(server.url, BENCH_KEY)
+            workload.warm_up(api, fake)
+            yield server, api
+        finally:
+            fake.latency_s = 0.0  # whatever still runs finishes fast
+            server.stop()
+
+
+def server_refusals(server, timeout_s: float = 30) -> Counter[str]:
+    """The server's DynamoDB refusal counters since its start: SIGUSR1 makes it print them to its log."""
+    from local.serve import REFUSALS_LINE
+
+    def printed() -> list[str]:
+        return [line for line in server.log_text().splitlines() if line.startswith(REFUSALS_LINE)]
+
+    before = len(printed())
+    os.kill(server.proc.pid, signal.SIGUSR1)
+    deadline = time.monotonic() + timeout_s
+    while len(lines := printed()) <= before:
+        if time.monotonic() > deadline or server.proc.poll() is not None:
+            raise workload.BenchError(f"the server printed no refusal counters: {server.log_text()[-2000:]}")
+        time.sleep(0.05)
+    return Counter(json.loads(lines[-1][len(REFUSALS_LINE):]))
 
 
 def stack_env(fake_url: str) -> dict[str, str]:
@@ -277,22 +320,20 @@ def stack_part(args, rows: list[Row], notes: list[str], diag: list[str]) -> None
             scenarios.append(("20x10", 20, 10, 3.0, 1))
         phase = time.monotonic()
         diag.append("| scenario | dispatch answer (max) | first LLM call | LLM calls, max in flight | last LLM answer "
-                    "| after last answer | lower bound (waves × L) | overhead per lead | slowest / fastest session "
-                    "| GC pauses |")
-        diag.append("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+                    "| after last answer | lower bound (waves × L) | overhead per lead | slowest / fastest session |")
+        diag.append("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
         token_rows: list[Row] = []
         conflict_rows: list[Row] = []
-        print("· dispatch to idle, each scenario on a fresh local stack (warmed up by one small run)", flush=True)
+        print("· dispatch to idle, each scenario on a fresh `python -m local.serve` (warmed up by one small run)",
+              flush=True)
         for name, sessions, leads, target, repeats in scenarios:
             print(f"  {sessions} × {leads} leads at L = {L:g} s …", flush=True)
-            with local_stack(env, fake) as (stack, api):
-                from local.dynamodb_writes import DYNAMODB_REFUSALS
-
-                before = dict(DYNAMODB_REFUSALS)
+            with served_stack(env, fake) as (server, api):
+                before = server_refusals(server)
                 results = [workload.run_scenario(api, fake, L, name, sessions, leads) for _ in range(repeats)]
-                refused = {k: v - before.get(k, 0) for k, v in DYNAMODB_REFUSALS.items() if v > before.get(k, 0)}
+                refused = dict(server_refusals(server) - before)
                 if name == "10":
-                    token_part(stack, results[0], token_rows, notes)
+                    token_part(server.state_dir, results[0], token_rows, notes)
                 if name in ("100", "20x10"):
                     detail = ", ".join(f"{k} {v}" for k, v in sorted(refused.items())) or "none"
                     conflict_rows.append(Row(
@@ -309,17 +350,20 @@ def stack_part(args, rows: list[Row], notes: list[str], diag: list[str]) -> None
                 f"| {row.figure} | {max(result.dispatch_ms):.0f} ms | {result.first_call_s:.2f} s | "
                 f"{result.llm_calls}, {result.max_in_flight} | {result.last_answer_s:.2f} s | "
                 f"{result.wall_s - result.last_answer_s:.2f} s | {waves} × L = {waves * L:.2f} s | "
-                f"{overhead_ms:.0f} ms | {max(result.per_session_s):.2f} / {min(result.per_session_s):.2f} s "
-                f"| {result.gc} |"
+                f"{overhead_ms:.0f} ms | {max(result.per_session_s):.2f} / {min(result.per_session_s):.2f} s |"
             )
         rows.extend(token_rows)
         rows.extend(conflict_rows)
+        if conflict_rows:
+            notes.append("DynamoDB writes refused: conditional writes that lost (claims, leases, write-once results), "
+                         "counted by the server (`local/dynamodb_writes.py`) and printed to its log on SIGUSR1; the "
+                         "bench reads them after the warm-up and after the timed runs and reports the difference.")
         scenario_s, phase = time.monotonic() - phase, time.monotonic()
 
         calls = 100 if args.quick else 500
-        print(f"· dispatch latency: {calls} generate-examples calls, fake latency 0, on a fresh local stack …",
-              flush=True)
-        with local_stack(env, fake) as (stack, api):
+        print(f"· dispatch latency: {calls} generate-examples calls, fake latency 0, on a fresh "
+              "`python -m local.serve` …", flush=True)
+        with served_stack(env, fake) as (_server, api):
             d = workload.dispatch_latency(api, fake, calls)
         p50, p99 = d.pct(50), d.pct(99)
         what = (f"POST generate-examples ({d.leads_per_call} lead{'s' if d.leads_per_call > 1 else ''}), "
@@ -327,7 +371,7 @@ def stack_part(args, rows: list[Row], notes: list[str], diag: list[str]) -> None
         rows.append(Row("dispatch answer", f"p50, {what}", f"{p50:.1f} ms", "≤ 25 ms", verdict(p50 <= 25)))
         rows.append(Row("dispatch answer", "p99", f"{p99:.1f} ms", "≤ 100 ms", verdict(p99 <= 100)))
         rows.append(Row("dispatch answer", "mean, max",
-                        f"{d.mean:.1f} ms, {max(d.latencies_ms):.1f} ms; GC pauses inside the timed calls {d.gc}"
+                        f"{d.mean:.1f} ms, {max(d.latencies_ms):.1f} ms"
                         + (f"; {d.refused} calls refused (!!)" if d.refused else "")))
         print(f"    p50 {p50:.1f} ms  p99 {p99:.1f} ms  mean {d.mean:.1f} ms  max {max(d.latencies_ms):.1f} ms",
               flush=True)
@@ -340,19 +384,13 @@ def stack_part(args, rows: list[Row], notes: list[str], diag: list[str]) -> None
             for figure, value, target, met in data_model.measure(stack, api, **sizes):
                 rows.append(Row("data model", figure, value, target, "" if met is None else verdict(met)))
                 print(f"    {figure}: {value}", flush=True)
-        notes.append(
-            "moto keeps every model instance it creates (each DynamoDB item it builds, reads included) in a "
-            "class-level list for its dashboard and never frees it, so the local stack's heap grows with "
-            "every request and its full garbage collections reach seconds after a few thousand calls. "
-            "Between timed parts, untimed, the bench drops that list (moto's own `reset_model_data`; the "
-            f"table is untouched): {workload.MOTO_TRACKED_FREED[0]:,} instances in this run.")
     finally:
         fake.stop()
         sys.stdout = stdout
 
 
-def token_part(stack, result: workload.ScenarioResult, rows: list[Row], notes: list[str]) -> None:
-    items = workload.lead_items(stack, result.runs[0]["id"])
+def token_part(state_dir: Path, result: workload.ScenarioResult, rows: list[Row], notes: list[str]) -> None:
+    items = workload.lead_items(state_dir, result.runs[0]["id"])
     report = tokens.analyse(items, result.requests, MODEL)
     section = f"tokens ({result.leads_per_session}-lead run)"
     rows.append(Row(section, "input tokens per lead",
@@ -439,12 +477,14 @@ service's own overhead (claim, run and lead items, Step Functions start, Map, on
 release); leads beyond the Map's MaxConcurrency (`LeadConcurrency`), or beyond the workspace's cap on LLM calls in
 flight (`WorkspaceLlmConcurrency`, where the template has it; every session here is in one workspace), wait
 for a free slot, so the lower bound is that many waves × L. Each scenario, and the dispatch series, runs on a
-fresh local stack warmed up by one small run, so none pays for the state an earlier one left behind.
-Everything runs in one Python process on moto, so the overhead here is CPU- and GIL-bound on this
+fresh `python -m local.serve` (its own process and SQLite state, as `make serve` runs) warmed up by one small
+run, so none pays for the state an earlier one left behind; the fake LLM and the client run in the bench's
+process. The data-model figures use a stack in the bench's own process (they read its table directly). The
+whole stack is one Python process on moto, so the overhead here is CPU- and GIL-bound on this
 machine's cores; on AWS each Lambda has its own CPU, and Step Functions
 adds its own transition latency instead. The dispatch figures are the HTTP round trip of the dispatch call
 alone (fake latency 0, one lead, each call made once the previous run has finished, since a run
-executing in the same process would take the dispatch's CPU; the dispatch times of the timed scenarios, with
+executing in the server's process would take the dispatch's CPU; the dispatch times of the timed scenarios, with
 more leads and concurrent calls, are in "Where the time goes"). Import time is measured in a fresh interpreter with
 the layer on the path, after one warm-up import (bytecode cached): a proxy for the init part of a cold
 start; a 512 MB arm64 Lambda has a fraction of a vCPU, so expect it to be slower there. Sizes are
@@ -474,8 +514,7 @@ def render(rows: list[Row], notes: list[str], diag: list[str], meta: dict[str, s
                 "multi-session scenarios), when the fake saw the first email call, how many calls it got and the "
                 "most it held at once, when it answered the last (arrival + L), and how long after that the session "
                 "read idle (aggregate, release, polling). Overhead per lead = (wall − waves × L) / leads: the "
-                "service's own time, spread over the leads. GC pauses: the garbage collector's pauses in this "
-                "process (which holds the whole stack) during the timed part, after a full collection before it.", ""]
+                "service's own time, spread over the leads.", ""]
         out += diag + [""]
     profile = ROOT / "bench" / "PROFILE.md"  # written from `python -m bench.profile` runs, not by this bench
     if profile.exists():

@@ -1,15 +1,20 @@
-"""Timed scenarios driven over HTTP against the local stack, as a client would drive the service."""
+"""Timed scenarios driven over HTTP against the local stack, as a client would drive the service.
+
+The stack is whatever answers at the ApiClient's URL: for `make bench`, `python -m local.serve` in its own
+process, as users run it; this client and the fake LLM run in the bench's process, outside it.
+"""
 
 from __future__ import annotations
 
 import copy
-import gc
 import json
+import sqlite3
 import statistics
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from local.cfn import ROOT
@@ -39,64 +44,6 @@ def make_leads(n: int) -> list[dict]:
 
 class BenchError(RuntimeError):
     pass
-
-
-MOTO_TRACKED_FREED = [0]  # instances dropped from moto's model tracker by the bench, over the whole run
-
-
-def release_moto_tracking() -> int:
-    """Drop moto's registry of every model instance it ever created (kept only for its server dashboard).
-
-    moto appends each DynamoDB Item it builds, reads included, to a class-level list and never lets go,
-    so the local stack's heap grows with every request and full garbage collections take seconds after
-    a few thousand calls. The table's own items are unaffected. Called between timed parts only.
-    """
-    from moto.core.model_instances import model_data, reset_model_data
-
-    count = sum(len(getattr(m, "instances_tracked", ())) for models in model_data.values() for m in models.values())
-    reset_model_data()
-    MOTO_TRACKED_FREED[0] += count
-    return count
-
-
-class GcWatch:
-    """Garbage-collector pauses in this process (the whole local stack lives in it) while timing.
-
-    Starts from a clean slate (moto's tracker released, a full collection), so garbage from the set-up
-    is not collected in the timed part. Only pauses while ``active`` are counted.
-    """
-
-    def __init__(self) -> None:
-        self.pauses_ms: list[tuple[int, float]] = []
-        self.active = True
-        self._started = 0.0
-
-    def _callback(self, phase: str, info: dict) -> None:
-        if phase == "start":
-            self._started = time.perf_counter()
-        elif self.active:
-            self.pauses_ms.append((info["generation"], (time.perf_counter() - self._started) * 1000))
-
-    def __enter__(self) -> GcWatch:
-        release_moto_tracking()
-        gc.collect()
-        gc.callbacks.append(self._callback)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        gc.callbacks.remove(self._callback)
-
-    @property
-    def total_ms(self) -> float:
-        return sum(ms for _, ms in self.pauses_ms)
-
-    @property
-    def max_ms(self) -> float:
-        return max((ms for _, ms in self.pauses_ms), default=0.0)
-
-    def summary(self) -> str:
-        full = sum(1 for g, _ in self.pauses_ms if g == 2)
-        return f"{self.total_ms:.0f} ms (max {self.max_ms:.0f}, {full} full)"
 
 
 def _check(answer, status: int, what: str):
@@ -158,7 +105,6 @@ class ScenarioResult:
     first_call_s: float  # dispatch sent -> first LLM request seen by the fake
     last_answer_s: float  # dispatch sent -> last LLM answer sent (request time + L)
     requests: list[dict] = field(default_factory=list)  # the fake's recorded EmailDraft requests of this scenario
-    gc: str = ""  # garbage-collector pauses during the timed part
 
     @property
     def ok(self) -> bool:
@@ -198,27 +144,26 @@ def run_scenario(api: ApiClient, fake, latency_s: float, name: str, sessions: in
             answer_ms[sid] = (time.perf_counter() - t0) * 1000
 
     threads = [threading.Thread(target=dispatch, args=(sid,), daemon=True) for sid in ids]
-    with GcWatch() as watch:
-        for t in threads:
-            t.start()
-        barrier.wait()
-        started = time.monotonic()
-        done: dict[str, float] = {}
-        deadline = started + timeout_s
-        while len(done) < len(ids):
-            if time.monotonic() > deadline:
-                raise BenchError(f"{name}: {len(ids) - len(done)} sessions still busy after {timeout_s:.0f} s")
-            with lock:
-                sent = set(answered)
-            if sent - set(done):
-                now = time.monotonic()
-                listed = list_campaign(api, campaign)
-                for sid in sent - set(done):
-                    if listed[sid]["task_status"] is None:
-                        done[sid] = now - started
-            if errors:
-                raise BenchError(f"{name}: {len(errors)} dispatches failed, first: {errors[0]}")
-            time.sleep(POLL_S)
+    for t in threads:
+        t.start()
+    barrier.wait()
+    started = time.monotonic()
+    done: dict[str, float] = {}
+    deadline = started + timeout_s
+    while len(done) < len(ids):
+        if time.monotonic() > deadline:
+            raise BenchError(f"{name}: {len(ids) - len(done)} sessions still busy after {timeout_s:.0f} s")
+        with lock:
+            sent = set(answered)
+        if sent - set(done):
+            now = time.monotonic()
+            listed = list_campaign(api, campaign)
+            for sid in sent - set(done):
+                if listed[sid]["task_status"] is None:
+                    done[sid] = now - started
+        if errors:
+            raise BenchError(f"{name}: {len(errors)} dispatches failed, first: {errors[0]}")
+        time.sleep(POLL_S)
     for t in threads:
         t.join()
 
@@ -243,7 +188,6 @@ def run_scenario(api: ApiClient, fake, latency_s: float, name: str, sessions: in
         first_call_s=(min(ats) - started) if ats else float("nan"),
         last_answer_s=(max(ats) + latency_s - started) if ats else float("nan"),
         requests=emails,
-        gc=watch.summary(),
     )
 
 
@@ -254,7 +198,6 @@ class DispatchResult:
     leads_per_call: int
     latencies_ms: list[float]
     refused: int
-    gc: str = ""
 
     def pct(self, p: float) -> float:
         ordered = sorted(self.latencies_ms)
@@ -271,8 +214,8 @@ class DispatchResult:
 def dispatch_latency(api: ApiClient, fake, calls: int, sessions: int = 10, leads_per_call: int = 1) -> DispatchResult:
     """HTTP round trip of POST generate-examples alone, each call on a quiet stack, fake latency 0.
 
-    Everything runs in one process here, so a run still executing would take CPU from the next dispatch
-    (on AWS the API function has its own): after each call, untimed, wait for its run to finish.
+    The stack is one process: a run still executing in it would take CPU from the next dispatch (on AWS the
+    API function has its own), so after each call, untimed, wait for its run to finish.
     """
     fake.latency_s = 0.0
     campaign = f"bench_dispatch_{int(time.time() * 1000)}"
@@ -281,24 +224,17 @@ def dispatch_latency(api: ApiClient, fake, calls: int, sessions: int = 10, leads
     leads = make_leads(leads_per_call)
     latencies: list[float] = []
     refused = 0
-    with GcWatch() as watch:
-        for k in range(calls):
-            sid = ids[k % len(ids)]
-            if k and k % 50 == 0:  # untimed: keep moto's heap from growing through the series
-                watch.active = False
-                release_moto_tracking()
-                gc.collect()
-            watch.active = True
-            t0 = time.perf_counter()
-            answer = api.generate(sid, leads, sequenceContext=chat.get("sequenceContext"), isFirstBatch=True)
-            elapsed = (time.perf_counter() - t0) * 1000
-            watch.active = False
-            if answer.status == 200:
-                latencies.append(elapsed)
-            else:
-                refused += 1
-            wait_idle(api, sid)
-    return DispatchResult(calls, len(ids), leads_per_call, latencies, refused, watch.summary())
+    for k in range(calls):
+        sid = ids[k % len(ids)]
+        t0 = time.perf_counter()
+        answer = api.generate(sid, leads, sequenceContext=chat.get("sequenceContext"), isFirstBatch=True)
+        elapsed = (time.perf_counter() - t0) * 1000
+        if answer.status == 200:
+            latencies.append(elapsed)
+        else:
+            refused += 1
+        wait_idle(api, sid)
+    return DispatchResult(calls, len(ids), leads_per_call, latencies, refused)
 
 
 def wait_idle(api: ApiClient, session_id: str, timeout_s: float = 120) -> None:
@@ -318,23 +254,15 @@ def warm_up(api: ApiClient, fake) -> None:
     wait_idle(api, sid, timeout_s=60)
 
 
-def lead_items(stack, run_id: str) -> list[dict[str, Any]]:
-    """The run's lead items straight from the table (usage per lead lives there, not in the API's view)."""
+def lead_items(state_dir: Path, run_id: str) -> list[dict[str, Any]]:
+    """The run's lead items (usage per lead lives there, not in the API's view), read from the server's SQLite
+    state (local/persistence.py): a read-only reader beside the running server (WAL journal)."""
     from boto3.dynamodb.types import TypeDeserializer
 
     deserializer = TypeDeserializer()
-    client = stack.client("dynamodb")
-    items, start = [], None
-    while True:
-        kwargs = {
-            "TableName": stack.table_name,
-            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :lead)",
-            "ExpressionAttributeValues": {":pk": {"S": f"R#{run_id}"}, ":lead": {"S": "LEAD#"}},
-        }
-        if start:
-            kwargs["ExclusiveStartKey"] = start
-        page = client.query(**kwargs)
-        items += [{k: deserializer.deserialize(v) for k, v in item.items()} for item in page["Items"]]
-        start = page.get("LastEvaluatedKey")
-        if not start:
-            return items
+    hash_key = json.dumps({"S": f"R#{run_id}"}, sort_keys=True)  # as local.persistence.key_text spells a key
+    with sqlite3.connect(f"file:{state_dir / 'dynamodb.sqlite3'}?mode=ro", uri=True) as db:
+        rows = db.execute("SELECT item FROM items WHERE hash_key = ?", (hash_key,)).fetchall()
+    items = [json.loads(text) for (text,) in rows]
+    return [{k: deserializer.deserialize(v) for k, v in item.items()} for item in items
+            if item["sk"]["S"].startswith("LEAD#")]

@@ -1,15 +1,29 @@
-"""`make serve`: the whole service on 127.0.0.1:$PORT until Ctrl-C."""
+"""`make serve`: the whole service on 127.0.0.1:$PORT until Ctrl-C.
+
+`kill -USR1 <pid>` prints how many DynamoDB writes were refused since start-up (lost conditional writes:
+claims, leases, write-once results), per operation; the server prints it again when it stops.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sys
 import time
 
+from local.dynamodb_writes import DYNAMODB_REFUSALS
 from local.http_front import make_server
 from local.stack import LocalStack
 from outreach.config import SettingsError
+
+REFUSALS_LINE = "DynamoDB writes refused since start-up: "  # + a JSON object, "operation:exception" -> count
+
+
+def print_refusals(*_: object) -> None:
+    counts = dict(DYNAMODB_REFUSALS)  # one C-level copy: other threads may be counting
+    # os.write, not print: a signal handler may interrupt a print of the main thread.
+    os.write(sys.stdout.fileno(), f"{REFUSALS_LINE}{json.dumps(dict(sorted(counts.items())))}\n".encode())
 
 
 def main() -> int:
@@ -43,6 +57,8 @@ def main() -> int:
     )
     # SIGTERM (e.g. from `kill` or a test harness) stops as cleanly as Ctrl-C.
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    if hasattr(signal, "SIGUSR1"):
+        signal.signal(signal.SIGUSR1, print_refusals)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -50,6 +66,8 @@ def main() -> int:
     finally:
         server.server_close()
         stack.stop()
+        sys.stdout.flush()
+        print_refusals()
         print("stopped", flush=True)
     return 0
 

@@ -32,25 +32,31 @@ def free_port() -> int:
 
 
 class Server:
-    """`python -m local.serve` in a subprocess, on a state directory that outlives it."""
+    """`python -m local.serve` in a subprocess, on a state directory that outlives it.
 
-    def __init__(self, state_dir: Path, fake_url: str, ready_timeout_s: float = 60):
+    ``env``: the server's whole environment (PORT and LOCAL_STATE_DIR are added), with ``api_key`` one of its
+    LOCAL_API_KEYS; by default this process's environment with the crash test's settings.
+    """
+
+    def __init__(self, state_dir: Path, fake_url: str, ready_timeout_s: float = 60, *,
+                 env: dict[str, str] | None = None, api_key: str = KEY):
         self.state_dir, self.fake_url, self.ready_timeout_s = state_dir, fake_url, ready_timeout_s
+        self.env, self.api_key = env, api_key
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> Server:
-        env = {**os.environ, "PORT": str(self.port), "LOCAL_STATE_DIR": str(self.state_dir),
-               "LOCAL_API_KEYS": f"ws:{KEY}", "LLM_PROVIDER": "openai", "OPENAI_API_KEY": "x",
-               "OPENAI_BASE_URL": self.fake_url, "LLM_MAX_RETRIES": "0",
-               "POWERTOOLS_METRICS_NAMESPACE": "Outreach"}
+        base = self.env if self.env is not None else {
+            **os.environ, "LOCAL_API_KEYS": f"ws:{KEY}", "LLM_PROVIDER": "openai", "OPENAI_API_KEY": "x",
+            "OPENAI_BASE_URL": self.fake_url, "LLM_MAX_RETRIES": "0", "POWERTOOLS_METRICS_NAMESPACE": "Outreach"}
+        env = {**base, "PORT": str(self.port), "LOCAL_STATE_DIR": str(self.state_dir)}
         log = open(self.state_dir / f"serve-{self.port}.log", "wb")  # noqa: SIM115 (the process owns it)
         self.proc = subprocess.Popen([sys.executable, "-m", "local.serve"], cwd=ROOT, env=env,
                                      stdout=log, stderr=subprocess.STDOUT)
         log.close()
         deadline = time.monotonic() + self.ready_timeout_s
-        api = ApiClient(self.url, KEY)
+        api = ApiClient(self.url, self.api_key)
         while True:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"local.serve exited with {self.proc.returncode}: {self.log_text()[-2000:]}")
