@@ -33,6 +33,7 @@ from collections.abc import Callable
 from typing import Any
 
 from local.concurrency import forget_request
+from local.handler_threads import HandlerThreads
 
 # AWS quotas.
 LAMBDA_RESPONSE_LIMIT_BYTES = 6_291_556  # what Lambda's error message names
@@ -96,9 +97,9 @@ class Limits:
         return result
 
 
-# Handlers run on reused threads: starting a thread per invoke waits for it to start, which a hundred busy
-# Map iterations make slow. Many workers: a timed-out handler keeps its thread until it ends.
-_handlers = concurrent.futures.ThreadPoolExecutor(max_workers=1024, thread_name_prefix="lambda")
+# Reused threads, one per invoke in flight (local/handler_threads.py); a timed-out handler keeps its thread
+# until it ends.
+_handlers = HandlerThreads("lambda")
 
 
 # The moto hooks below are process-wide; they read the limits of the stack started last.
