@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import KeysView
 from functools import lru_cache
 
 _APOSTROPHES = re.compile(r"[\u2018\u2019\u02bc`\u00b4]")
@@ -33,6 +34,11 @@ def _token_tuple(text: str) -> tuple[str, ...]:
 
 def tokens(text: str) -> list[str]:
     return list(_token_tuple(text))
+
+
+def token_tuple(text: str) -> tuple[str, ...]:
+    """``tokens`` as a tuple, cached: for hot loops that only read it."""
+    return _token_tuple(text)
 
 
 def strip_possessive(text: str) -> str:
@@ -88,6 +94,12 @@ def _word_index(text: str) -> tuple[tuple[tuple[int, int, str], ...], dict[str, 
     for i, (_, _, token) in enumerate(flat):
         where.setdefault(token, []).append(i)
     return tuple(flat), where
+
+
+def words_in(text: str) -> KeysView[str]:
+    """The comparison tokens of ``text`` (as ``find_written`` matches them): a phrase whose first token is
+    not among them is not written in ``text``."""
+    return _word_index(text)[1].keys()
 
 
 def find_written(text: str, phrase: str) -> str | None:
