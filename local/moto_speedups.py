@@ -14,7 +14,8 @@ Found with py-spy on a 100-lead run (bench/profile.py; figures in bench/PROFILE.
   parse still gets its own queue of them, and resolves names and values as before.
 - moto's expression validators walk the update's tree once per check (ten walks), and at every node rebuild
   each check's dict of node types and handlers to ask whether the node is one they handle: the dict is the
-  same for the whole walk. The walk here asks once per walk; nodes are visited and handled in the same order.
+  same for the whole walk. The walk here asks once per walk and node type; nodes are visited and handled in the
+  same order.
 - one of those checks (at most one SET, REMOVE, ADD section) runs at every node of the update's tree and
   searches the node's whole subtree three times: a list of n SET actions is a chain n deep, so n² node visits.
   Here each node's three counts are summed from its children's, once per validation: the same counts, the same
@@ -96,28 +97,35 @@ def _walk_once_per_processing_map() -> None:
 
     def traverse(self, node):
         processing = self._processing_map()
-        handled = tuple(processing)
+        classes, processors = tuple(processing), tuple(processing.values())
         pre = self.pre_processing_of_child if type(self).pre_processing_of_child is not default_pre else None
+        chosen: dict[type, object] = {}  # node type -> its processor, None (not processed) or False (not a Node)
+
+        def processor_of(kind: type):
+            # DepthFirstTraverser.process: the first class of the map the node is an instance of
+            found = False if not issubclass(kind, Node) else next(
+                (processor for cls, processor in zip(classes, processors, strict=True) if issubclass(kind, cls)),
+                None)
+            chosen[kind] = found
+            return found
 
         def walk(node, child_id):
-            # DepthFirstTraverser.traverse_node_recursively, with the processing map read once per walk
-            if isinstance(node, Node):
-                parent_node = node.parent
-                if node.children is not None:
-                    for i, child_node in enumerate(node.children):
-                        if pre is not None:
-                            pre(node, i)
-                        walk(child_node, i)
-                if isinstance(node, handled):
-                    for class_key, processor in processing.items():  # DepthFirstTraverser.process
-                        if isinstance(node, class_key):
-                            node = processor(node)
-                            break
-                    else:
-                        node = None
-                    node.parent = parent_node
-                    if parent_node:
-                        parent_node.children[child_id] = node
+            # DepthFirstTraverser.traverse_node_recursively, with each node type's processor looked up once a walk
+            kind = type(node)
+            processor = chosen[kind] if kind in chosen else processor_of(kind)
+            if processor is False:
+                return node
+            parent_node = node.parent
+            if node.children is not None:
+                for i, child_node in enumerate(node.children):
+                    if pre is not None:
+                        pre(node, i)
+                    walk(child_node, i)
+            if processor is not None:
+                node = processor(node)
+                node.parent = parent_node
+                if parent_node:
+                    parent_node.children[child_id] = node
             return node
 
         return walk(node, -1)
