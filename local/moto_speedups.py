@@ -37,6 +37,11 @@ Found with py-spy on a 100-lead run (bench/profile.py; figures in bench/PROFILE.
   container new (DynamoDB values hold no cycles, so the memo has nothing to find). Likewise an item's JSON
   (for every write-through to SQLite and every ReturnValues) deep-copied each nested value once per level
   above it: each level is converted once here, into the same plain JSON.
+- every item moto builds (each write, and each item loaded at start-up) checks its 400 KB limit once per
+  attribute, re-measuring every attribute set so far: n² for n attributes. Here the size is summed once, when
+  all are set: the sum only grows, so it passes the limit exactly when one of moto's partial sums would, and
+  the same ItemSizeTooLarge is raised. Attribute names and type tags are interned as items are built: every
+  item of a kind repeats the same names, and a copy of each per item was a fifth of the table's memory.
 - each answer's items are converted to plain dicts by a function that asks five questions of every string
   and number; here DynamoType values and plain leaves take the first answer that applies (the same output).
 - every Step Functions execution parses its state machine's definition with ANTLR (23 ms for
@@ -336,6 +341,46 @@ def _copy_values_directly() -> None:
     DynamoType.to_regular_json = regular_json
 
 
+def _build_items_once() -> None:
+    import sys
+
+    from moto.dynamodb.exceptions import ItemSizeTooLarge
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
+    from moto.dynamodb.models.utilities import bytesize
+
+    if hasattr(Item.__init__, "moto_original"):
+        return
+    originals = DynamoType.__init__, Item.__init__
+    intern = sys.intern
+
+    def value_init(self, type_as_dict) -> None:  # DynamoType.__init__: the first (type, value) pair, wrapped
+        if type(type_as_dict) is DynamoType:
+            kind, value = type_as_dict.type, type_as_dict.value
+        else:
+            kind, value = list(type_as_dict)[0], list(type_as_dict.values())[0]
+        if type(kind) is str:
+            kind = intern(kind)
+        if kind == "L":
+            value = [DynamoType(v) for v in value]
+        elif kind == "M":
+            value = {intern(k) if type(k) is str else k: DynamoType(v) for k, v in value.items()}
+        self.type, self.value = kind, value
+
+    def item_init(self, hash_key, range_key, attrs) -> None:  # Item.__init__, the 400 KB check made once
+        self.hash_key, self.range_key = hash_key, range_key
+        values = {intern(k) if type(k) is str else k: DynamoType(v) for k, v in attrs.items()}
+        size = sum(bytesize(str(k)) + (v.size() if type(v) is DynamoType else bytesize(str(v)))
+                   for k, v in values.items())
+        if size > 405000:  # LimitedSizeDict's limit
+            raise ItemSizeTooLarge
+        self.attrs = LimitedSizeDict.__new__(LimitedSizeDict)
+        dict.update(self.attrs, values)
+
+    value_init.moto_original, item_init.moto_original = originals  # for the test that compares both
+    DynamoType.__init__ = value_init
+    Item.__init__ = item_init
+
+
 def _plain_dicts_directly() -> None:
     from datetime import datetime
 
@@ -413,3 +458,4 @@ def install() -> None:
     _size_without_copies()
     _plain_dicts_directly()
     _copy_values_directly()
+    _build_items_once()

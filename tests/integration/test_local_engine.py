@@ -225,7 +225,8 @@ def _restore_motos_value_code(monkeypatch) -> None:
     from moto.dynamodb.models.dynamo_type import DynamoType, Item
 
     for owner, name in ((DynamoType, "size"), (DynamoType, "__deepcopy__"), (Item, "__deepcopy__"),
-                        (DynamoType, "to_regular_json"), (responses, "dynamo_to_dict")):
+                        (DynamoType, "to_regular_json"), (responses, "dynamo_to_dict"), (DynamoType, "__init__"),
+                        (Item, "__init__")):
         monkeypatch.setattr(owner, name, getattr(owner, name).moto_original)
 
 
@@ -242,9 +243,10 @@ _VALUES = {
 
 
 def test_item_value_shortcuts_match_motos_own(monkeypatch):
-    """Sizes summed without re-wrapping, items and values copied and converted to JSON directly, answers made
-    plain in one pass (local/moto_speedups.py): the same sizes, copies, JSON and answers as moto's own code,
-    for every attribute type; a copy shares no container with its original."""
+    """Sizes summed without re-wrapping, items built with one size check and their names interned, items and
+    values copied and converted to JSON directly, answers made plain in one pass (local/moto_speedups.py): the
+    same sizes, copies, JSON, answers and 400 KB refusals as moto's own code, for every attribute type; a copy
+    shares no container with its original."""
     import copy
 
     from moto.dynamodb import responses
@@ -253,6 +255,15 @@ def test_item_value_shortcuts_match_motos_own(monkeypatch):
     from local import moto_speedups
 
     moto_speedups.install()
+
+    from moto.dynamodb.exceptions import ItemSizeTooLarge
+
+    def refused(attrs) -> bool:
+        try:
+            Item(DynamoType({"S": "pk"}), DynamoType({"S": "sk"}), attrs)
+        except ItemSizeTooLarge:
+            return True
+        return False
 
     def observe():
         item = Item(DynamoType({"S": "pk"}), DynamoType({"S": "sk"}), copy.deepcopy(_VALUES))
@@ -268,9 +279,17 @@ def test_item_value_shortcuts_match_motos_own(monkeypatch):
             "value copies": {name: copy.deepcopy(value).to_json() for name, value in values.items()},
             "regular json": {name: value.to_regular_json() for name, value in values.items()},
             "plain answer": responses.dynamo_to_dict({"Items": [item.attrs], "Count": 1, "Value": values["m"]}),
+            "400 KB": [refused({f"a{i}": {"S": "é" * 50_000} for i in range(n)}) for n in (4, 5)]
+            + [refused({"a": {"S": "x" * 404_990}, "b": {"N": "12345678901"}}), refused({"a": {"S": "x" * 404_000}})],
         }
 
     quick = observe()
+    assert quick["400 KB"] == [False, True, True, False]
+    # Attribute names as parsed from each request are separate strings: each kept once across items.
+    built = [Item(DynamoType({"S": "pk"}), None, json.loads('{"state": {"M": {"leases": {"N": "1"}}}}'))
+             for _ in range(2)]
+    (first,), (second,) = (list(item.attrs) for item in built)
+    assert first is second and list(built[0].attrs[first].value)[0] is list(built[1].attrs[second].value)[0]
     _restore_motos_value_code(monkeypatch)
     assert quick == observe()
 
