@@ -346,7 +346,6 @@ def _build_items_once() -> None:
 
     from moto.dynamodb.exceptions import ItemSizeTooLarge
     from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
-    from moto.dynamodb.models.utilities import bytesize
 
     if hasattr(Item.__init__, "moto_original"):
         return
@@ -368,13 +367,10 @@ def _build_items_once() -> None:
 
     def item_init(self, hash_key, range_key, attrs) -> None:  # Item.__init__, the 400 KB check made once
         self.hash_key, self.range_key = hash_key, range_key
-        values = {intern(k) if type(k) is str else k: DynamoType(v) for k, v in attrs.items()}
-        size = sum(bytesize(str(k)) + (v.size() if type(v) is DynamoType else bytesize(str(v)))
-                   for k, v in values.items())
-        if size > 405000:  # LimitedSizeDict's limit
-            raise ItemSizeTooLarge
         self.attrs = LimitedSizeDict.__new__(LimitedSizeDict)
-        dict.update(self.attrs, values)
+        dict.update(self.attrs, {intern(k) if type(k) is str else k: DynamoType(v) for k, v in attrs.items()})
+        if self.size() > 405000:  # LimitedSizeDict's limit, on moto's own measure of the whole item
+            raise ItemSizeTooLarge
 
     value_init.moto_original, item_init.moto_original = originals  # for the test that compares both
     DynamoType.__init__ = value_init
@@ -391,11 +387,10 @@ def _plain_dicts_directly() -> None:
     if hasattr(responses.dynamo_to_dict, "moto_original"):
         return
     original = utilities.dynamo_to_dict
-    leaves = (str, int, float, bool, type(None))
 
     def to_dict(obj):
         kind = type(obj)
-        if kind in leaves:  # none is a datetime, a DynamoType, has to_json, or is a dict or list
+        if kind in _ATOMIC:  # none is a datetime, a DynamoType, has to_json, or is a dict or list
             return obj
         if kind is DynamoType and obj.type not in ("B", "BS"):
             return {obj.type: to_dict(obj.value)}
