@@ -259,10 +259,11 @@ def lead_items(state_dir: Path, run_id: str) -> list[dict[str, Any]]:
     state (local/persistence.py): a read-only reader beside the running server (WAL journal)."""
     from boto3.dynamodb.types import TypeDeserializer
 
+    from local.persistence import DATABASE_FILE, key_text
+
     deserializer = TypeDeserializer()
-    hash_key = json.dumps({"S": f"R#{run_id}"}, sort_keys=True)  # as local.persistence.key_text spells a key
-    with sqlite3.connect(f"file:{state_dir / 'dynamodb.sqlite3'}?mode=ro", uri=True) as db:
-        rows = db.execute("SELECT item FROM items WHERE hash_key = ?", (hash_key,)).fetchall()
+    with sqlite3.connect(f"file:{state_dir / DATABASE_FILE}?mode=ro", uri=True) as db:
+        rows = db.execute("SELECT item FROM items WHERE hash_key = ?", (key_text({"S": f"R#{run_id}"}),)).fetchall()
     items = [json.loads(text) for (text,) in rows]
     return [{k: deserializer.deserialize(v) for k, v in item.items()} for item in items
             if item["sk"]["S"].startswith("LEAD#")]
