@@ -9,11 +9,22 @@ them in a dict per hash key already); for a global secondary index, the items wh
 queried value, from a map kept up to date by every write (local.dynamodb_writes calls ``refresh`` for each
 key a write touched, under the DynamoDB lock). moto then filters, sorts and pages those candidates exactly
 as before. The map is built on a table's first index query, and rebuilt after a bulk load (``forget``).
+
+Within those candidates a query reads its page, not all of them: each partition and each index key that has
+been queried keeps its keys in moto's query order (``_Ordered``, kept up to date by the same ``refresh``), so
+a query bisects to where its key condition and ExclusiveStartKey begin and hands moto only the items up to
+its Limit, plus the one after them (moto's sign that another page follows). A campaign holding 20,000
+sessions lists a page as fast as one holding ten. One difference from moto reading them all, none from
+DynamoDB: moto also looks at the sizes of items past the key condition's range, and could end a page there
+at 1 MB; they are not read here, as DynamoDB does not read them.
 """
 
 from __future__ import annotations
 
+import bisect
+import functools
 import threading
+from operator import itemgetter
 from typing import Any
 
 from local.persistence import key_text
@@ -31,17 +42,61 @@ def _index_hash_attrs(table) -> dict[str, str]:
     return out
 
 
+def _index_sort_attrs(table) -> dict[str, list[str]]:
+    """index name -> the attributes moto sorts its query results by, for indexes with one hash and one range key."""
+    out = {}
+    for index in table.global_indexes or []:
+        hashes = [k["AttributeName"] for k in index.schema if k["KeyType"] == "HASH"]
+        ranges = [k["AttributeName"] for k in index.schema if k["KeyType"] == "RANGE"]
+        if len(hashes) == 1 and len(ranges) == 1:
+            out[index.name] = table._generate_attr_to_sort_by(hashes + [table.hash_key_attr],
+                                                               ranges + [table.range_key_attr])
+    return out
+
+
 def _slot(table, item) -> tuple[str, str]:
     return (key_text(item.hash_key.to_json()), key_text(item.range_key.to_json()) if item.range_key else "")
 
 
+_first = itemgetter(0)
+
+
+class _Ordered:
+    """The keys of one partition or one index key, ascending in moto's query order: (sort key, slot) pairs,
+    where the sort key is the tuple of DynamoType values moto sorts by. Sort keys are unique (they end with
+    the table's key), so the slot is never compared."""
+
+    __slots__ = ("entries", "sort_key_of")
+
+    def __init__(self, pairs=()):
+        self.entries: list[tuple[tuple, Any]] = sorted(pairs, key=_first)
+        self.sort_key_of: dict[Any, tuple] = {slot: sort_key for sort_key, slot in self.entries}
+
+    def put(self, slot, sort_key: tuple) -> None:
+        old = self.sort_key_of.get(slot)
+        if old is not None:
+            if old == sort_key:
+                return
+            self.remove(slot)
+        bisect.insort(self.entries, (sort_key, slot), key=_first)
+        self.sort_key_of[slot] = sort_key
+
+    def remove(self, slot) -> None:
+        sort_key = self.sort_key_of.pop(slot, None)
+        if sort_key is not None:
+            del self.entries[bisect.bisect_left(self.entries, sort_key, key=_first)]
+
+
 class _IndexMap:
-    """For each GSI: hash value text -> {item slot: item}, and item slot -> its hash value text."""
+    """For each GSI: hash value text -> {item slot: item}, and item slot -> its hash value text; for the index
+    keys queried so far, their items in query order."""
 
     def __init__(self, table):
         self.attrs = _index_hash_attrs(table)
+        self.sort_attrs = _index_sort_attrs(table)
         self.buckets: dict[str, dict[str, dict[tuple[str, str], Any]]] = {name: {} for name in self.attrs}
         self.member_of: dict[str, dict[tuple[str, str], str]] = {name: {} for name in self.attrs}
+        self.ordered: dict[str, dict[str, _Ordered]] = {name: {} for name in self.attrs}
         for item in _every_item(table):
             self.put(table, item)
 
@@ -60,13 +115,39 @@ class _IndexMap:
         if old is not None and old != value:
             bucket = self.buckets[name].get(old, {})
             bucket.pop(slot, None)
+            if old in self.ordered[name]:
+                self.ordered[name][old].remove(slot)
             if not bucket:
                 self.buckets[name].pop(old, None)
+                self.ordered[name].pop(old, None)
         if value is None:
             self.member_of[name].pop(slot, None)
-        else:
-            self.buckets[name].setdefault(value, {})[slot] = item
-            self.member_of[name][slot] = value
+            return
+        self.buckets[name].setdefault(value, {})[slot] = item
+        self.member_of[name][slot] = value
+        ordered = self.ordered[name].get(value)
+        if ordered is not None:
+            sort_key = self._sort_key(name, item)
+            if sort_key is None:
+                ordered.remove(slot)
+            else:
+                ordered.put(slot, sort_key)
+
+    def _sort_key(self, name: str, item) -> tuple | None:
+        """None for an item without every sort attribute: moto leaves it out of the index's answers."""
+        try:
+            return tuple(item.attrs[attr] for attr in self.sort_attrs[name])
+        except KeyError:
+            return None
+
+    def ordered_bucket(self, name: str, value: str) -> _Ordered | None:
+        if name not in self.sort_attrs:
+            return None
+        ordered = self.ordered[name].get(value)
+        if ordered is None:
+            pairs = ((self._sort_key(name, item), slot) for slot, item in self.buckets[name].get(value, {}).items())
+            ordered = self.ordered[name][value] = _Ordered(pair for pair in pairs if pair[0] is not None)
+        return ordered
 
 
 def _every_item(table):
@@ -78,39 +159,134 @@ def _every_item(table):
 
 
 def forget(table) -> None:
-    """Items were put into the table behind the write hooks (a bulk load): rebuild the map when next needed."""
+    """Items were put into the table behind the write hooks (a bulk load): rebuild the maps when next needed."""
     table.__dict__.pop("_outreach_index_map", None)
+    table.__dict__.pop("_outreach_ordered_partitions", None)
 
 
 def refresh(backend, table_name: str, key: dict[str, Any]) -> None:
-    """Bring the index map up to date for one key that a write touched (if the map exists yet)."""
+    """Bring the index map and the ordered partition up to date for one key that a write touched (if they
+    exist yet)."""
     table = backend.tables.get(table_name)
-    index_map = getattr(table, "_outreach_index_map", None) if table is not None else None
-    if index_map is None or not index_map.attrs:
+    if table is None:
         return
+    index_map = getattr(table, "_outreach_index_map", None)
+    if index_map is not None and not index_map.attrs:
+        index_map = None
+    partitions = table.__dict__.get("_outreach_ordered_partitions")
     hash_value = key.get(table.hash_key_attr)
     range_value = key.get(table.range_key_attr) if table.range_key_attr else None
-    if hash_value is None:
+    if hash_value is None or (index_map is None and not partitions):
         return
-    slot = (key_text(hash_value), key_text(range_value))
     try:
         item = backend.get_item(table_name, key)
     except Exception:  # noqa: BLE001 (a key moto refuses: that write changed nothing)
         return
-    if item is None:
-        index_map.remove(slot)
-    else:
-        index_map.put(table, item)
+    if index_map is not None:
+        slot = (key_text(hash_value), key_text(range_value))
+        if item is None:
+            index_map.remove(slot)
+        else:
+            index_map.put(table, item)
+    if partitions and range_value is not None:
+        from moto.dynamodb.models.dynamo_type import DynamoType
+
+        ordered = partitions.get(DynamoType(hash_value))
+        if ordered is not None:
+            range_key = DynamoType(range_value)
+            if item is None:
+                ordered.remove(range_key)
+            else:
+                ordered.put(range_key, (range_key,))
 
 
-def _candidates(table, hash_key, index_name, hash_key_conditions) -> list | None:
+def _ordered_partition(table, hash_key) -> _Ordered:
+    partitions = table.__dict__.setdefault("_outreach_ordered_partitions", {})
+    ordered = partitions.get(hash_key)
+    if ordered is None:
+        ordered = partitions[hash_key] = _Ordered(((range_key,), range_key)
+                                                  for range_key in table.items.get(hash_key, {}))
+    return ordered
+
+
+def _span(entries: list, at: int, comparison: str | None, values: list) -> tuple[int, int] | None:
+    """[lo, hi): the entries whose sort key's value at `at` meets the key condition; None: not cut here."""
+    if comparison is None:
+        return 0, len(entries)
+    def at_key(entry):
+        return entry[0][at]
+    left = functools.partial(bisect.bisect_left, entries, key=at_key)
+    right = functools.partial(bisect.bisect_right, entries, key=at_key)
+    value = values[0]
+    if comparison == "=":
+        return left(value), right(value)
+    if comparison == "<":
+        return 0, left(value)
+    if comparison == "<=":
+        return 0, right(value)
+    if comparison == ">":
+        return right(value), len(entries)
+    if comparison == ">=":
+        return left(value), len(entries)
+    if comparison == "BETWEEN":
+        lo = left(value)
+        return lo, max(lo, right(values[1]))
+    if comparison == "BEGINS_WITH" and value.type == "S" and value.value and ord(value.value[-1]) < 0x10FFFF:
+        # Strings with the prefix are those from the prefix up to (not including) its successor.
+        successor = type(value)({"S": value.value[:-1] + chr(ord(value.value[-1]) + 1)})
+        return left(value), left(successor)
+    return None
+
+
+def _window(ordered: _Ordered, sort_attrs: list[str], compared_at: int, range_comparison: str | None,
+            range_objs: list, limit: int | None, exclusive_start_key: dict | None, forward: bool) -> list | None:
+    """The slots of the items moto needs to answer this page: those meeting the key condition after the start
+    key, up to the limit, and the one after them. None when the query is not one this cuts."""
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    entries = ordered.entries
+    try:
+        span = _span(entries, compared_at, range_comparison, range_objs)
+        if span is None:
+            return None
+        lo, hi = span
+        if exclusive_start_key is not None:
+            if any(attr not in exclusive_start_key for attr in sort_attrs):
+                return None
+            start = tuple(DynamoType(exclusive_start_key[attr]) for attr in sort_attrs)
+            if forward:
+                lo = max(lo, bisect.bisect_right(entries, start, key=_first))
+            else:
+                hi = min(hi, bisect.bisect_left(entries, start, key=_first))
+    except TypeError:  # values of another type than the key's: moto's comparison decides
+        return None
+    if lo >= hi:
+        return []
+    if forward:
+        end = hi if limit is None else min(hi, lo + limit)
+        return [slot for _, slot in entries[lo:end + 1]]
+    begin = lo if limit is None else max(lo, hi - limit)
+    return [slot for _, slot in entries[max(0, begin - 1):hi]]
+
+
+def _candidates(table, hash_key, index_name, hash_key_conditions, range_comparison=None, range_objs=(),
+                limit=None, exclusive_start_key=None, forward=True, range_key_conditions=None,
+                filter_kwargs=None) -> list | None:
+    cut = not filter_kwargs and len(range_key_conditions or []) <= 1
     if not index_name:
         if hash_key is None:
             return None
         partition = table.items.get(hash_key)
         if partition is None:
             return []
-        return list(partition.values()) if table.range_key_attr else [partition]
+        if not table.range_key_attr:
+            return [partition]
+        if cut:
+            slots = _window(_ordered_partition(table, hash_key), [table.range_key_attr], 0, range_comparison,
+                            list(range_objs), limit, exclusive_start_key, forward)
+            if slots is not None and all(slot in partition for slot in slots):
+                return [partition[slot] for slot in slots]
+        return list(partition.values())
     index_map = table.__dict__.get("_outreach_index_map")
     if index_map is None:
         index_map = table._outreach_index_map = _IndexMap(table)
@@ -120,7 +296,15 @@ def _candidates(table, hash_key, index_name, hash_key_conditions) -> list | None
     values = [v for a, v in (hash_key_conditions or []) if a == attr] or ([hash_key] if hash_key is not None else [])
     if len(values) != 1:
         return None
-    return list(index_map.buckets[index_name].get(key_text(values[0].to_json()), {}).values())
+    value = key_text(values[0].to_json())
+    bucket = index_map.buckets[index_name].get(value, {})
+    ordered = index_map.ordered_bucket(index_name, value) if cut else None
+    if ordered is not None:
+        slots = _window(ordered, index_map.sort_attrs[index_name], 1, range_comparison, list(range_objs), limit,
+                        exclusive_start_key, forward)
+        if slots is not None and all(slot in bucket for slot in slots):
+            return [bucket[slot] for slot in slots]
+    return list(bucket.values())
 
 
 def install() -> None:
@@ -131,12 +315,16 @@ def install() -> None:
     query, all_items = Table.query, Table.all_items
 
     def query_partition(self, hash_key, range_comparison, range_objs, limit, exclusive_start_key, scan_index_forward,
-                        projection_expressions, index_name=None, *args, hash_key_conditions=None, **kwargs):
-        _query.candidates = _candidates(self, hash_key, index_name, hash_key_conditions)
+                        projection_expressions, index_name=None, consistent_read=False, filter_expression=None,
+                        hash_key_conditions=None, range_key_conditions=None, **filter_kwargs):
+        _query.candidates = _candidates(self, hash_key, index_name, hash_key_conditions, range_comparison,
+                                        range_objs, limit, exclusive_start_key, scan_index_forward is not False,
+                                        range_key_conditions, filter_kwargs)
         try:
             return query(self, hash_key, range_comparison, range_objs, limit, exclusive_start_key,
-                         scan_index_forward, projection_expressions, index_name, *args,
-                         hash_key_conditions=hash_key_conditions, **kwargs)
+                         scan_index_forward, projection_expressions, index_name, consistent_read, filter_expression,
+                         hash_key_conditions=hash_key_conditions, range_key_conditions=range_key_conditions,
+                         **filter_kwargs)
         finally:
             _query.candidates = None
 

@@ -519,3 +519,148 @@ def test_an_answered_request_is_not_kept_by_the_idle_lambda_thread(stack):
     gc.collect()
     kept = [o for o in gc.get_objects() if isinstance(o, APIGatewayProxyEventV2)]
     assert kept == []
+
+
+def _fill(ddb, table: str, items: list[dict]) -> None:
+    for start in range(0, len(items), 25):
+        ddb.batch_write_item(RequestItems={table: [{"PutRequest": {"Item": i}} for i in items[start:start + 25]]})
+
+
+def test_a_query_page_reads_its_page_not_its_whole_partition(stack, monkeypatch):
+    """A campaign with thousands of sessions lists its first page, or its tenth, as fast as one with ten:
+    moto is handed the page's items (and the one after it), not every item of the partition or index key."""
+    from moto.dynamodb.models.table import Table
+
+    ddb, table = stack.client("dynamodb"), stack.table_name
+    _fill(ddb, table, [{"pk": {"S": "w#big"}, "sk": {"S": f"e#{i:04d}"}, "gsi1pk": {"S": "w#camp"},
+                        "gsi1sk": {"S": f"{i // 2:04d}"}} for i in range(1200)])
+    handed: list[int] = []
+    all_items = Table.all_items
+
+    def counted(self):
+        items = all_items(self)
+        handed.append(len(items))
+        return items
+
+    monkeypatch.setattr(Table, "all_items", counted)
+
+    def pages(limit, **query):
+        keys, start = [], {}
+        for _ in range(4):
+            page = ddb.query(TableName=table, Limit=limit, **query, **start)
+            keys.append([i["sk"]["S"] for i in page["Items"]])
+            start = {"ExclusiveStartKey": page["LastEvaluatedKey"]}
+        return keys
+
+    partition = {"KeyConditionExpression": "pk = :p", "ExpressionAttributeValues": {":p": {"S": "w#big"}}}
+    assert pages(10, **partition)[3] == [f"e#{i:04d}" for i in range(30, 40)]
+    assert pages(10, **partition, ScanIndexForward=False)[1] == [f"e#{i:04d}" for i in range(1189, 1179, -1)]
+    ranged = {"KeyConditionExpression": "pk = :p AND sk BETWEEN :a AND :b",
+              "ExpressionAttributeValues": {":p": {"S": "w#big"}, ":a": {"S": "e#0500"}, ":b": {"S": "e#0600"}}}
+    assert pages(5, **ranged, ScanIndexForward=False)[2] == [f"e#{i:04d}" for i in range(590, 585, -1)]
+    prefixed = {"KeyConditionExpression": "pk = :p AND begins_with(sk, :s)",
+                "ExpressionAttributeValues": {":p": {"S": "w#big"}, ":s": {"S": "e#07"}}}
+    assert pages(5, **prefixed)[1] == [f"e#{i:04d}" for i in range(705, 710)]
+    campaign = {"IndexName": "by_campaign", "KeyConditionExpression": "gsi1pk = :c",
+                "ExpressionAttributeValues": {":c": {"S": "w#camp"}}}
+    assert pages(3, **campaign)[3] == ["e#0009", "e#0010", "e#0011"]
+    assert pages(3, **campaign, ScanIndexForward=False)[1] == ["e#1196", "e#1195", "e#1194"]
+    for i in range(5, 10):  # deleted and moved items leave the pages, and the pages stay pages
+        ddb.delete_item(TableName=table, Key={"pk": {"S": "w#big"}, "sk": {"S": f"e#{i:04d}"}})
+    ddb.update_item(TableName=table, Key={"pk": {"S": "w#big"}, "sk": {"S": "e#0001"}},
+                    UpdateExpression="SET gsi1sk = :s", ExpressionAttributeValues={":s": {"S": "9999"}})
+    assert pages(10, **partition)[0] == [f"e#{i:04d}" for i in (0, 1, 2, 3, 4, 10, 11, 12, 13, 14)]
+    assert pages(3, **campaign)[:2] == [["e#0000", "e#0002", "e#0003"], ["e#0004", "e#0010", "e#0011"]]
+    assert pages(3, **campaign, ScanIndexForward=False)[0] == ["e#0001", "e#1199", "e#1198"]
+    assert handed and max(handed) <= 11
+
+
+def test_query_pages_are_those_of_moto_reading_the_whole_partition(stack, monkeypatch):
+    """Pages cut from the ordered keys (local/dynamodb_queries.py) are the pages moto gives when it reads the
+    whole partition or index key: items, counts and LastEvaluatedKey, in both directions, for every key
+    condition, with limits, filters and projections, and after writes that add, move and delete items."""
+    import random
+
+    from local import dynamodb_queries
+
+    ddb, table = stack.client("dynamodb"), stack.table_name
+    rng = random.Random(20261127)
+    sks = ["a", "a#1", "a#2", "a#10", "b", "b#", "b#x", "b#xy", "c\u00e9", "c\U0001f600", "d"]
+
+    def item(n: int) -> dict:
+        return {"pk": {"S": f"f#p{n % 2}"}, "sk": {"S": f"{rng.choice(sks)}#{n:03d}"}, "n": {"N": str(n % 7)},
+                "gsi1pk": {"S": f"f#c{n % 2}"}, "gsi1sk": {"S": rng.choice(sks)}}
+
+    def query_args() -> dict:
+        limit = rng.choice([None, 3, 7, 40])
+        forward = rng.random() < 0.5
+        names, values = {}, {":h": {"S": f"f#{rng.choice('pc')}{rng.randrange(2)}"}}
+        index = values[":h"]["S"].startswith("f#c")
+        hash_attr, range_attr = ("gsi1pk", "gsi1sk") if index else ("pk", "sk")
+        condition = f"{hash_attr} = :h"
+        kind = rng.choice(["", "=", "<", "<=", ">", ">=", "between", "begins"])
+        low, high = sorted(rng.sample(sks, 2))
+        values[":v"] = {"S": low if kind != "begins" else rng.choice(["a", "a#1", "b#", "c", "z", "a#"])}
+        if kind == "between":
+            values[":w"] = {"S": high}
+            condition += f" AND {range_attr} BETWEEN :v AND :w"
+        elif kind == "begins":
+            condition += f" AND begins_with({range_attr}, :v)"
+        elif kind:
+            condition += f" AND {range_attr} {kind} :v"
+        else:
+            del values[":v"]
+        args = {"KeyConditionExpression": condition, "ExpressionAttributeValues": values, "ScanIndexForward": forward}
+        if index:
+            args["IndexName"] = "by_campaign"
+        if limit:
+            args["Limit"] = limit
+        if rng.random() < 0.3:
+            args["FilterExpression"] = "#n < :f"
+            names["#n"] = "n"
+            values[":f"] = {"N": "4"}
+        if rng.random() < 0.2:
+            args["ProjectionExpression"] = "sk, #n"
+            names["#n"] = "n"
+        if names:
+            args["ExpressionAttributeNames"] = names
+        return args
+
+    def walk(args: dict) -> list:
+        pages, start = [], {}
+        while len(pages) < 200:
+            page = ddb.query(TableName=table, **args, **start)
+            pages.append({k: page.get(k) for k in ("Items", "Count", "ScannedCount", "LastEvaluatedKey")})
+            if "LastEvaluatedKey" not in page:
+                return pages
+            start = {"ExclusiveStartKey": page["LastEvaluatedKey"]}
+        raise AssertionError("a query that never ends")
+
+    _fill(ddb, table, [item(n) for n in range(160)])
+    whole = dynamodb_queries._window
+    compared = 0
+    for round_ in range(6):
+        for _ in range(25):
+            args = query_args()
+            windowed = walk(args)
+            monkeypatch.setattr(dynamodb_queries, "_window", lambda *a, **k: None)
+            assert windowed == walk(args), args
+            monkeypatch.setattr(dynamodb_queries, "_window", whole)
+            compared += 1
+        for n in rng.sample(range(160 + round_ * 20), 20):  # moves between index keys, deletes, new items
+            if rng.random() < 0.3:
+                keys = ddb.scan(TableName=table, FilterExpression="begins_with(pk, :f)",
+                                ExpressionAttributeValues={":f": {"S": "f#"}})["Items"]
+                victim = rng.choice(keys)
+                ddb.delete_item(TableName=table, Key={"pk": victim["pk"], "sk": victim["sk"]})
+            _fill(ddb, table, [item(1000 + round_ * 100 + n)])
+        for victim in ddb.scan(TableName=table, FilterExpression="begins_with(pk, :f)", Limit=400,
+                               ExpressionAttributeValues={":f": {"S": "f#"}})["Items"][:15]:
+            values = {":c": {"S": f"f#c{rng.randrange(2)}"}}
+            if rng.random() < 0.8:
+                values[":s"] = {"S": rng.choice(sks)}
+            ddb.update_item(TableName=table, Key={"pk": victim["pk"], "sk": victim["sk"]},
+                            UpdateExpression="SET gsi1pk = :c" + (", gsi1sk = :s" if ":s" in values
+                                                                  else " REMOVE gsi1sk"),
+                            ExpressionAttributeValues=values)
+    assert compared == 150
