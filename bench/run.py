@@ -40,7 +40,7 @@ from local.cfn import ROOT, load_template, parameter_defaults
 
 sys.path.insert(0, str(ROOT))
 
-from bench import data_model, static, tokens, workload  # noqa: E402
+from bench import data_model, static, table_size, tokens, workload  # noqa: E402
 
 MODEL = "gpt-4.1-mini"
 BENCH_KEY = "bench-key"
@@ -439,6 +439,15 @@ def engine_part(args, rows: list[Row], notes: list[str], diag: list[str]) -> Non
                     f"unexpected answers before the kill)", "0", verdict(not crash.lost and not crash.errors)))
     print(f"    {len(crash.lost)} of {crash.acknowledged} acknowledged writes lost", flush=True)
 
+    items = 5_000 if args.quick else TABLE_ITEMS
+    print(f"· table size: a server holding {items:,} more items against an empty one, calls alternated …", flush=True)
+    empty, large = table_size.measure(items, rounds=20 if args.quick else 40,
+                                      progress=lambda line: print(line, flush=True))
+    for call, value, ratio in table_size.rows(empty, large):
+        rows.append(Row("table size", f"{call}: p50 with {items:,} items in the table (same workspace and "
+                        f"campaign) against an empty table, {len(large.ms[call])} calls each", value,
+                        "≤ 1.25 × empty", verdict(ratio <= 1.25)))
+
     seconds = args.soak_seconds
     interval = 60.0 if seconds >= 180 else max(5.0, seconds / 6)
     print(f"· soak: {SOAK_CLIENTS} clients for {seconds:g} s against local.serve (BENCH_SOAK_S) …", flush=True)
@@ -466,6 +475,7 @@ def engine_part(args, rows: list[Row], notes: list[str], diag: list[str]) -> Non
 
 
 SOAK_CLIENTS = 16
+TABLE_ITEMS = 20_000
 
 
 # ----------------------------------------------------------------- report
