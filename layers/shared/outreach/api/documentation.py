@@ -12,6 +12,7 @@ from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer, Serve
 from aws_lambda_powertools.event_handler.openapi.params import Path as PathParam
 
 from outreach.models.responses import Error, json_content
+from outreach.models.text import SESSION_ID_PATTERN
 
 SESSIONS = "/api/campaigns/ai-chat-sessions"
 RUNS = "/api/runs"
@@ -20,10 +21,6 @@ SWAGGER_PATH = "/api/docs"
 MAX_BODY_BYTES = 1024 * 1024
 API_KEY, RUN_TOKEN = "apiKey", "runToken"
 
-SESSION_ID_PATTERN = (
-    r"^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[1-8][0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}"
-    r"|00000000-0000-0000-0000-000000000000|ffffffff-ffff-ffff-ffff-ffffffffffff)$"
-)
 SessionId = Annotated[
     str,
     PathParam(

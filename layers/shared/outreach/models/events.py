@@ -6,9 +6,8 @@ from typing import Annotated
 
 from pydantic import StringConstraints
 
-from outreach.api.documentation import SESSION_ID_PATTERN
 from outreach.models.requests import GenerateExamplesRequest
-from outreach.models.text import Identifier
+from outreach.models.text import SESSION_ID_PATTERN, Identifier
 
 CLIENT_SOURCE = "outreach.client"  # what outside systems put
 SERVICE_SOURCE = "outreach"  # what the service puts

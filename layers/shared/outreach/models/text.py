@@ -14,6 +14,12 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 # A required text holds one (blank or whitespace-only is refused); the OpenAPI document states it as `pattern`.
 NON_BLANK = r"[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
 
+# A session id: a uuid (versions 1-8, RFC 4122 variant), or the all-zero or all-f uuid (valid, never found).
+SESSION_ID_PATTERN = (
+    r"^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[1-8][0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}"
+    r"|00000000-0000-0000-0000-000000000000|ffffffff-ffff-ffff-ffff-ffffffffffff)$"
+)
+
 
 def _clean(value: str) -> str:
     return _CONTROL.sub("", value).strip()
