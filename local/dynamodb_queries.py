@@ -145,7 +145,7 @@ class _IndexMap:
             return None
         ordered = self.ordered[name].get(value)
         if ordered is None:
-            pairs = ((self._sort_key(name, item), slot) for slot, item in self.buckets[name].get(value, {}).items())
+            pairs = ((self._sort_key(name, item), slot) for slot, item in self.buckets[name][value].items())
             ordered = self.ordered[name][value] = _Ordered(pair for pair in pairs if pair[0] is not None)
         return ordered
 
@@ -191,11 +191,14 @@ def refresh(backend, table_name: str, key: dict[str, Any]) -> None:
     if partitions and range_value is not None:
         from moto.dynamodb.models.dynamo_type import DynamoType
 
-        ordered = partitions.get(DynamoType(hash_value))
+        hash_key = DynamoType(hash_value)
+        ordered = partitions.get(hash_key)
         if ordered is not None:
             range_key = DynamoType(range_value)
             if item is None:
                 ordered.remove(range_key)
+                if not ordered.entries:  # a deleted session's partition: forgotten, not kept empty
+                    del partitions[hash_key]
             else:
                 ordered.put(range_key, (range_key,))
 
@@ -281,6 +284,8 @@ def _candidates(table, hash_key, index_name, hash_key_conditions, range_comparis
             return []
         if not table.range_key_attr:
             return [partition]
+        if not partition:  # moto keeps a partition's dict when its last item goes
+            return []
         if cut:
             slots = _window(_ordered_partition(table, hash_key), [table.range_key_attr], 0, range_comparison,
                             list(range_objs), limit, exclusive_start_key, forward)
@@ -297,7 +302,9 @@ def _candidates(table, hash_key, index_name, hash_key_conditions, range_comparis
     if len(values) != 1:
         return None
     value = key_text(values[0].to_json())
-    bucket = index_map.buckets[index_name].get(value, {})
+    bucket = index_map.buckets[index_name].get(value)
+    if not bucket:
+        return []
     ordered = index_map.ordered_bucket(index_name, value) if cut else None
     if ordered is not None:
         slots = _window(ordered, index_map.sort_attrs[index_name], 1, range_comparison, list(range_objs), limit,

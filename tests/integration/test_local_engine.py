@@ -573,6 +573,20 @@ def test_a_query_page_reads_its_page_not_its_whole_partition(stack, monkeypatch)
     assert pages(3, **campaign)[:2] == [["e#0000", "e#0002", "e#0003"], ["e#0004", "e#0010", "e#0011"]]
     assert pages(3, **campaign, ScanIndexForward=False)[0] == ["e#0001", "e#1199", "e#1198"]
     assert handed and max(handed) <= 11
+    for start in range(0, 1200, 25):  # a partition deleted whole leaves nothing behind
+        ddb.batch_write_item(RequestItems={table: [
+            {"DeleteRequest": {"Key": {"pk": {"S": "w#big"}, "sk": {"S": f"e#{i:04d}"}}}}
+            for i in range(start, start + 25) if not 5 <= i < 10]})
+    assert ddb.query(TableName=table, **partition)["Items"] == []
+    assert ddb.query(TableName=table, **campaign)["Items"] == []
+    from moto.dynamodb.models import dynamodb_backends
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    from local.stack import ACCOUNT, REGION
+
+    moto_table = dynamodb_backends[ACCOUNT][REGION].get_table(table)
+    assert DynamoType({"S": "w#big"}) not in moto_table._outreach_ordered_partitions
+    assert '{"S": "w#camp"}' not in moto_table._outreach_index_map.ordered["by_campaign"]
 
 
 def test_query_pages_are_those_of_moto_reading_the_whole_partition(stack, monkeypatch):
