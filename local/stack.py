@@ -388,11 +388,12 @@ class LocalStack:
         from outreach.config import function_environment as env_scope
         from outreach.logic.workers import fail_and_release
 
-        items = self.client("dynamodb").scan(
+        pages = self.client("dynamodb").get_paginator("scan").paginate(  # a Scan page stops at 1 MB read
             TableName=self.table_name,
             FilterExpression="attribute_exists(task_run_id)",
             ProjectionExpression="task_run_id",
-        )["Items"]
+        )
+        items = [item for page in pages for item in page["Items"]]
         with env_scope(self.functions["ReleaseFunction"].environment):
             runtime.reset()
             for item in items:

@@ -88,3 +88,34 @@ def test_a_crash_mid_run_loses_no_session_and_leaves_none_claimed(tmp_path, fake
         assert not tally.problems(), tally.totals()
     finally:
         stop(stack)
+
+
+def test_a_crash_on_a_table_over_one_scan_page_leaves_no_session_claimed(tmp_path, fake, tally):
+    """The start-up sweep for runs cut off by the crash reads the whole table, not its first 1 MB page:
+    a claimed session whose item comes after 1.5 MB of others is freed too."""
+    import json
+    import sqlite3
+
+    from local.persistence import DATABASE_FILE
+
+    stack, api = start(tmp_path, fake)
+    busy = api.session_with_framework()
+    fake.latency_s = 5
+    api.generate(busy["id"], [{"first_name": "Bo", "company": "Beta"}])
+    assert api.session(busy["id"]).body["task_status"] is not None
+    table = stack.table_name
+    crash(stack)
+    fake.latency_s = 0
+    with sqlite3.connect(tmp_path / DATABASE_FILE) as db:  # items that a scan reads before any session's
+        rows = []
+        for i in range(300):
+            item = {"pk": {"S": f"A#filler{i:03d}"}, "sk": {"S": "X"}, "blob": {"S": "x" * 5000}}
+            rows.append((table, json.dumps(item["pk"]), json.dumps(item["sk"]), json.dumps(item)))
+        db.executemany("INSERT INTO items VALUES (?, ?, ?, ?)", rows)
+
+    stack, api = start(tmp_path, fake)
+    try:
+        assert api.session(busy["id"]).body["task_status"] is None, "the orphaned claim was released on start"
+        tally.check(api, busy["id"])
+    finally:
+        stop(stack)
