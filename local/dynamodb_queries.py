@@ -32,11 +32,17 @@ from local.persistence import key_text
 _query = threading.local()  # .candidates: the items a query in progress may return
 
 
+def _key_attrs(index) -> tuple[list[str], list[str]]:
+    """An index's hash key attributes and range key attributes, in schema order."""
+    return ([k["AttributeName"] for k in index.schema if k["KeyType"] == "HASH"],
+            [k["AttributeName"] for k in index.schema if k["KeyType"] == "RANGE"])
+
+
 def _index_hash_attrs(table) -> dict[str, str]:
     """index name -> its (single) hash key attribute, for the table's global secondary indexes."""
     out = {}
     for index in table.global_indexes or []:
-        hashes = [k["AttributeName"] for k in index.schema if k["KeyType"] == "HASH"]
+        hashes, _ = _key_attrs(index)
         if len(hashes) == 1:
             out[index.name] = hashes[0]
     return out
@@ -46,8 +52,7 @@ def _index_sort_attrs(table) -> dict[str, list[str]]:
     """index name -> the attributes moto sorts its query results by, for indexes with one hash and one range key."""
     out = {}
     for index in table.global_indexes or []:
-        hashes = [k["AttributeName"] for k in index.schema if k["KeyType"] == "HASH"]
-        ranges = [k["AttributeName"] for k in index.schema if k["KeyType"] == "RANGE"]
+        hashes, ranges = _key_attrs(index)
         if len(hashes) == 1 and len(ranges) == 1:
             out[index.name] = table._generate_attr_to_sort_by(hashes + [table.hash_key_attr],
                                                                ranges + [table.range_key_attr])
