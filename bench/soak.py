@@ -26,9 +26,11 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from local.persistence import DATABASE_FILE, key_text
 from tests.client import SESSIONS, ApiClient
 from tests.restart.crash_load import KEY, Server
 
@@ -184,25 +186,34 @@ class Soak:
                 self.problems.append(f"session {sid} still claimed ({body['task_status']})")
 
 
-def prefill(state_dir: Path, fake_url: str, count: int) -> None:
-    """Copies of one real session item, in another workspace, straight into SQLite (server stopped)."""
+def session_copies(state_dir: Path, fake_url: str, count: int, campaign_id: str,
+                   edit: Callable[[str, int], str] = lambda text, i: text) -> None:
+    """`count` copies of one real session item of `campaign_id`, each under a new id and then `edit(text, i)`,
+    straight into the SQLite state of a server that is not running."""
     server = Server(state_dir, fake_url).start()
     try:
-        created = ApiClient(server.url, KEY).call("POST", SESSIONS, {"campaign_id": "template", "node_id": "n"}).body
+        created = ApiClient(server.url, KEY).call("POST", SESSIONS, {"campaign_id": campaign_id, "node_id": "n"}).body
     finally:
         server.stop()
     session_id = created["id"]
-    with sqlite3.connect(state_dir / "dynamodb.sqlite3") as db:
+    with sqlite3.connect(state_dir / DATABASE_FILE) as db:
         (table, text), = db.execute("SELECT table_name, item FROM items WHERE item LIKE ?",
                                     (f"%{session_id}%",)).fetchall()
         rows = []
         for i in range(count):
-            copy = text.replace(session_id, str(uuid.uuid4())).replace("template", f"fill{i // 50}")
-            copy = copy.replace("WS#ws#", "WS#filler#").replace('"workspace_id": {"S": "ws"}',
-                                                                '"workspace_id": {"S": "filler"}')
+            copy = edit(text.replace(session_id, str(uuid.uuid4())), i)
             item = json.loads(copy)
-            rows.append((table, json.dumps(item["pk"]), json.dumps(item["sk"]), copy))
+            rows.append((table, key_text(item["pk"]), key_text(item["sk"]), copy))
         db.executemany("INSERT OR REPLACE INTO items VALUES (?, ?, ?, ?)", rows)
+
+
+def prefill(state_dir: Path, fake_url: str, count: int) -> None:
+    """Copies of one real session item, in another workspace, 50 to a campaign."""
+    def elsewhere(text: str, i: int) -> str:
+        text = text.replace("template", f"fill{i // 50}").replace("WS#ws#", "WS#filler#")
+        return text.replace('"workspace_id": {"S": "ws"}', '"workspace_id": {"S": "filler"}')
+
+    session_copies(state_dir, fake_url, count, "template", elsewhere)
 
 
 def soak(seconds: float, clients: int = 16, interval_s: float = 60.0, prefill_items: int = 0) -> SoakResult:

@@ -14,17 +14,15 @@ the p50 of each call on each server, and their ratio.
 from __future__ import annotations
 
 import argparse
-import json
-import sqlite3
 import statistics
 import tempfile
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench import workload
+from bench.soak import session_copies
 from tests.client import SESSIONS, ApiClient
 from tests.restart.crash_load import KEY, Server
 
@@ -39,30 +37,11 @@ class Side:
 
     server: Server
     api: ApiClient
-    session_id: str = ""
     framed: list[str] = field(default_factory=list)
     ms: dict[str, list[float]] = field(default_factory=lambda: {call: [] for call in CALLS})
 
     def p50(self, call: str) -> float:
         return statistics.median(self.ms[call])
-
-
-def fill(state_dir: Path, fake_url: str, count: int) -> None:
-    """`count` copies of one real session of CAMPAIGN, straight into the stopped server's SQLite state."""
-    server = Server(state_dir, fake_url).start()
-    try:
-        created = ApiClient(server.url, KEY).call("POST", SESSIONS, {"campaign_id": CAMPAIGN, "node_id": "n"}).body
-    finally:
-        server.stop()
-    with sqlite3.connect(state_dir / "dynamodb.sqlite3") as db:
-        (table, text), = db.execute("SELECT table_name, item FROM items WHERE item LIKE ?",
-                                    (f"%{created['id']}%",)).fetchall()
-        rows = []
-        for _ in range(count):
-            copy = text.replace(created["id"], str(uuid.uuid4()))
-            item = json.loads(copy)
-            rows.append((table, json.dumps(item["pk"]), json.dumps(item["sk"]), copy))
-        db.executemany("INSERT OR REPLACE INTO items VALUES (?, ?, ?, ?)", rows)
 
 
 def _timed(side: Side, call: str, request: Callable[[], object]) -> object:
@@ -77,7 +56,7 @@ def _round(side: Side, number: int) -> None:
     created = _timed(side, "create session", lambda: api.call(
         "POST", SESSIONS, {"campaign_id": CAMPAIGN, "node_id": f"n{number}"}))
     workload._check(created, 201, "create session")
-    workload._check(_timed(side, "read session", lambda: api.session(side.session_id)), 200, "read session")
+    workload._check(_timed(side, "read session", lambda: api.session(side.framed[0])), 200, "read session")
     first = _timed(side, "list first page", lambda: api.call("GET", f"{SESSIONS}?campaign_id={CAMPAIGN}&limit={PAGE}"))
     cursor = workload._check(first, 200, "list")["next_cursor"]
     following = f"{SESSIONS}?campaign_id={CAMPAIGN}&limit={PAGE}&cursor={cursor}"
@@ -98,14 +77,13 @@ def measure(items: int = 20_000, rounds: int = 40, progress: Callable[[str], Non
         with tempfile.TemporaryDirectory(prefix="outreach-empty-") as empty_dir, \
                 tempfile.TemporaryDirectory(prefix="outreach-large-") as large_dir:
             progress(f"  writing {items:,} session items into the large server's table …")
-            fill(Path(large_dir), fake.url, items)
+            session_copies(Path(large_dir), fake.url, items, CAMPAIGN)
             for state_dir in (empty_dir, large_dir):
                 server = Server(Path(state_dir), fake.url).start()
                 sides.append(Side(server, ApiClient(server.url, KEY)))
             for side in sides:
                 workload.warm_up(side.api, fake)
                 side.framed = workload.sessions_with_framework(side.api, "framed", 4)
-                side.session_id = side.framed[0]
                 for n in range(2 * PAGE):  # the empty campaign has a full second page too
                     side.api.call("POST", SESSIONS, {"campaign_id": CAMPAIGN, "node_id": f"fill{n}"})
             progress(f"  {rounds} rounds of {len(CALLS)} calls on each server, alternated …")
