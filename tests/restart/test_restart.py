@@ -96,7 +96,7 @@ def test_a_crash_on_a_table_over_one_scan_page_leaves_no_session_claimed(tmp_pat
     import json
     import sqlite3
 
-    from local.persistence import DATABASE_FILE
+    from local.persistence import DATABASE_FILE, key_text
 
     stack, api = start(tmp_path, fake)
     busy = api.session_with_framework()
@@ -110,7 +110,7 @@ def test_a_crash_on_a_table_over_one_scan_page_leaves_no_session_claimed(tmp_pat
         rows = []
         for i in range(300):
             item = {"pk": {"S": f"A#filler{i:03d}"}, "sk": {"S": "X"}, "blob": {"S": "x" * 5000}}
-            rows.append((table, json.dumps(item["pk"]), json.dumps(item["sk"]), json.dumps(item)))
+            rows.append((table, key_text(item["pk"]), key_text(item["sk"]), json.dumps(item)))
         db.executemany("INSERT INTO items VALUES (?, ?, ?, ?)", rows)
 
     stack, api = start(tmp_path, fake)
