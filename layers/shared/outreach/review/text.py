@@ -8,9 +8,12 @@ possessives dropped ("Ledgerline's" reads as "ledgerline") and punctuation turne
 from __future__ import annotations
 
 import re
+import threading
 import unicodedata
 from collections.abc import KeysView
 from functools import lru_cache
+
+from cachetools import LRUCache, cached
 
 _APOSTROPHES = re.compile(r"[\u2018\u2019\u02bc`\u00b4]")
 _POSSESSIVE = re.compile(r"(?<=[^\W\d_])'s\b|(?<=[^\W\d_]s)'(?!\w)", re.IGNORECASE)
@@ -18,18 +21,43 @@ _POSSESSIVE = re.compile(r"(?<=[^\W\d_])'s\b|(?<=[^\W\d_]s)'(?!\w)", re.IGNORECA
 _TOKEN = re.compile(r"[^\W_]+|&")
 
 
-# A run's review compares every lead's email with every other lead's name and company: the same few hundred
-# strings are folded and tokenised again for each lead. Both are pure functions of the text: computed once.
-@lru_cache(maxsize=16384)
-def fold(text: str) -> str:
-    """Case-folded, compatibility-normalised, apostrophes straightened, possessives dropped."""
+# A run's review compares every lead's email with every other lead's name and company, and reads the session's
+# chat and draft again for each lead: the same strings are folded and tokenised again and again. Both are pure
+# functions of the text, so both are cached. Short texts (names, companies, subjects) are cached by count. Longer
+# ones (emails, chat messages, drafts) are cached by the size of what is kept: a count alone let a warm container,
+# or a long-running `make serve`, keep its last 16,384 texts whatever their length (a 5,000-character chat
+# message's tokens are ~50 kB). cachetools' LRUCache weighs its entries; functools' lru_cache only counts them.
+SHORT_TEXT = 256  # characters
+LONG_FOLDS_KEPT = 300_000  # characters of folded long texts (a session's chat and draft, many times over)
+LONG_TOKENS_KEPT = 50_000  # tokens of long texts, ~55 bytes each: ~3 MB
+
+
+def _fold(text: str) -> str:
     text = _APOSTROPHES.sub("'", unicodedata.normalize("NFKC", text))
     return _POSSESSIVE.sub("", text).casefold()
 
 
-@lru_cache(maxsize=16384)
-def _token_tuple(text: str) -> tuple[str, ...]:
+def _tokenise(text: str) -> tuple[str, ...]:
     return tuple(_TOKEN.findall(fold(text)))
+
+
+def _the_text(text: str) -> str:
+    return text
+
+
+_fold_short = lru_cache(maxsize=16384)(_fold)
+_tokens_short = lru_cache(maxsize=16384)(_tokenise)
+_fold_long = cached(LRUCache(LONG_FOLDS_KEPT, getsizeof=len), key=_the_text, lock=threading.Lock())(_fold)
+_tokens_long = cached(LRUCache(LONG_TOKENS_KEPT, getsizeof=len), key=_the_text, lock=threading.Lock())(_tokenise)
+
+
+def fold(text: str) -> str:
+    """Case-folded, compatibility-normalised, apostrophes straightened, possessives dropped."""
+    return _fold_short(text) if len(text) <= SHORT_TEXT else _fold_long(text)
+
+
+def _token_tuple(text: str) -> tuple[str, ...]:
+    return _tokens_short(text) if len(text) <= SHORT_TEXT else _tokens_long(text)
 
 
 def tokens(text: str) -> list[str]:
