@@ -16,11 +16,13 @@ runs its action (the backend work) under one lock, as DynamoDB would order them.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import threading
 import types
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 from local import dynamodb_queries
@@ -31,6 +33,13 @@ _request = threading.local()  # .touched: keys written by the request in progres
 _lock = threading.RLock()  # the one DynamoDB lock; re-entrant: an action may call another wrapped method
 _store: list[TableStore] = []
 _NOT_ACTIONS = ("call_action", "get_endpoint_name")  # the store of the running persistent stack, if any
+
+
+@contextlib.contextmanager
+def holding_the_table() -> Iterator[None]:
+    """The one DynamoDB lock, for code that reads moto's tables in place: no write is halfway through meanwhile."""
+    with _lock:
+        yield
 
 
 def attach_store(store: TableStore | None) -> None:

@@ -44,6 +44,7 @@ from local.limits import Limits
 from local.limits import install as install_limits
 from local.persistence import DATABASE_FILE, LEGACY_SNAPSHOT_FILE, TableStore
 from local.queues import QueuePollers
+from local.ttl import TimeToLive, sweep_interval_s
 
 sys.path.insert(0, str(ROOT / "layers" / "shared"))
 
@@ -166,6 +167,8 @@ class LocalStack:
         self.restored = 0
         self.watcher: ExecutionStatusWatcher | None = None
         self.queues: QueuePollers | None = None
+        self.ttl: TimeToLive | None = None
+        self.ttl_sweep_s = sweep_interval_s(self.env)  # a bad value stops the start here, naming the variable
         self.limits = Limits.from_env(self.env)  # AWS's time and size limits (LOCAL_TIME_SCALE shortens the times)
 
     # ------------------------------------------------------------ lifecycle
@@ -236,6 +239,8 @@ class LocalStack:
         self.watcher.start()
         self.queues = QueuePollers(self)  # the SQS event sources: trigger, webhook delivery (local/queues.py)
         self.queues.start()
+        self.ttl = TimeToLive(self, interval_s=self.ttl_sweep_s)  # DynamoDB's TTL deletes (local/ttl.py)
+        self.ttl.start()
         return self
 
     def stop(self, drain_s: float = 15.0) -> None:
@@ -243,6 +248,8 @@ class LocalStack:
         if self._mock is not None:
             if self.queues is not None:
                 self.queues.stop()
+            if self.ttl is not None:
+                self.ttl.stop()
             self.drain(drain_s)
             if self.watcher is not None:
                 self.watcher.stop()
