@@ -678,3 +678,33 @@ def test_query_pages_are_those_of_moto_reading_the_whole_partition(stack, monkey
                                                                   else " REMOVE gsi1sk"),
                             ExpressionAttributeValues=values)
     assert compared == 150
+
+
+def test_items_hold_one_copy_of_each_short_value_and_the_shared_values_stay_bounded(stack):
+    """A run's lead records repeat the same statuses, counts, model name and expiry: moto kept a copy of each in
+    every item. They are shared now (local/moto_speedups.py), within a bounded table."""
+    from moto.dynamodb.models import dynamodb_backends
+
+    from local import moto_speedups
+
+    client = stack.client("dynamodb")
+    for i in range(50):
+        client.put_item(TableName=stack.table_name, Item={
+            "pk": {"S": "share#run"}, "sk": {"S": f"LEAD#{i:05d}"}, "status": {"S": "completed"},
+            "model": {"S": "gpt-4.1-mini"}, "expires_at": {"N": "1796432429"}, "note": {"S": f"lead {i} " * 3}})
+    client.update_item(TableName=stack.table_name, Key={"pk": {"S": "share#run"}, "sk": {"S": "LEAD#00007"}},
+                       UpdateExpression="SET #s = :s", ExpressionAttributeNames={"#s": "status"},
+                       ExpressionAttributeValues={":s": {"S": "completed"}})
+    table = dynamodb_backends["123456789012"]["us-east-1"].get_table(stack.table_name)
+    leads = [item for key, partition in table.items.items() if key.value == "share#run" for item in partition.values()]
+    assert len(leads) == 50
+    for name in ("status", "model", "expires_at"):
+        assert len({id(item.attrs[name].value) for item in leads}) == 1, name
+    assert len({id(item.attrs["note"].value) for item in leads}) == 50  # longer values are each their own
+    assert [item.attrs["status"].value for item in leads] == ["completed"] * 50
+
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    for i in range(moto_speedups.SHARED_VALUES_MAX + 10):  # as many distinct short values as moto may build
+        DynamoType({"N": str(i)})
+    assert 0 < len(moto_speedups.SHARED_VALUES) <= moto_speedups.SHARED_VALUES_MAX
