@@ -9,13 +9,13 @@ the shape EventBridge sends ("Step Functions Execution Status Change").
 from __future__ import annotations
 
 import json
-import threading
 import uuid
 from collections import deque
 from datetime import UTC, datetime
 from typing import Any
 
 from local.cfn import resources_of_type
+from local.periodic import Periodic
 
 ENDED = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 
@@ -75,30 +75,22 @@ class ExecutionStatusWatcher:
         self.statuses = sorted({s for r in self.rules for s in r["pattern"].get("detail", {}).get("status", ENDED)})
         self.interval_s = interval_s
         self._seen: set[str] = set()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self.delivered: deque[dict] = deque(maxlen=1000)  # the latest events delivered, for tests
+        self._ticks = 0
+        self._job = Periodic("eventbridge", self._tick, interval_s)
 
     def start(self) -> None:
         if self.rules:
-            self._thread = threading.Thread(target=self._loop, name="eventbridge", daemon=True)
-            self._thread.start()
+            self._job.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        self._job.stop()
 
-    def _loop(self) -> None:
-        ticks = 0
-        while not self._stop.wait(self.interval_s):
-            try:
-                self.poll()
-                ticks += 1
-                if ticks % 25 == 0:
-                    self.forget_finished()
-            except Exception:  # a poll that fails is retried on the next tick
-                continue
+    def _tick(self) -> None:
+        self.poll()
+        self._ticks += 1
+        if self._ticks % 25 == 0:
+            self.forget_finished()
 
     def forget_finished(self, older_than_s: float = 60.0) -> None:
         """A long-running local stack must not grow without end: moto keeps every execution (with its history

@@ -16,10 +16,10 @@ or that lies more than five years in the past, is not an expiry.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 
 from local.dynamodb_writes import holding_the_table
+from local.periodic import Periodic
 
 logger = logging.getLogger(__name__)
 
@@ -44,28 +44,15 @@ def sweep_interval_s(env: dict[str, str]) -> float:
 class TimeToLive:
     def __init__(self, stack, interval_s: float = 600.0, first_after_s: float = 60.0):
         self.stack = stack
-        self.interval_s, self.first_after_s = interval_s, first_after_s
         self.deleted = 0  # since start-up
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._job = Periodic("dynamodb-ttl", self._sweep_logged, interval_s, first_after_s)
+        self.start, self.stop = self._job.start, self._job.stop
 
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._loop, name="dynamodb-ttl", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def _loop(self) -> None:
-        wait = self.first_after_s
-        while not self._stop.wait(wait):
-            wait = self.interval_s
-            try:
-                self.sweep()
-            except Exception:  # a sweep that fails is tried again at the next one
-                logger.exception("TTL sweep failed")
+    def _sweep_logged(self) -> None:
+        try:
+            self.sweep()
+        except Exception:  # a sweep that fails is tried again at the next one
+            logger.exception("TTL sweep failed")
 
     def sweep(self, now: float | None = None) -> int:
         """Delete what has expired at ``now`` (default: the clock), at most DELETES_PER_SWEEP items; their number."""
