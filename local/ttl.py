@@ -44,9 +44,13 @@ def sweep_interval_s(env: dict[str, str]) -> float:
 class TimeToLive:
     def __init__(self, stack, interval_s: float = 600.0, first_after_s: float = 60.0):
         self.stack = stack
-        self.deleted = 0  # since start-up
         self._job = Periodic("dynamodb-ttl", self._sweep_logged, interval_s, first_after_s)
-        self.start, self.stop = self._job.start, self._job.stop
+
+    def start(self) -> None:
+        self._job.start()
+
+    def stop(self) -> None:
+        self._job.stop()
 
     def _sweep_logged(self) -> None:
         try:
@@ -79,7 +83,6 @@ class TimeToLive:
             except client.exceptions.ConditionalCheckFailedException:
                 continue  # written again since it was read: no longer expired
             deleted += 1
-        self.deleted += deleted
         return deleted
 
 
