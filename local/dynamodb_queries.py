@@ -27,6 +27,7 @@ import threading
 from operator import itemgetter
 from typing import Any
 
+from local import cold_items
 from local.persistence import key_text
 
 _query = threading.local()  # .candidates: the items a query in progress may return
@@ -59,10 +60,6 @@ def _index_sort_attrs(table) -> dict[str, list[str]]:
     return out
 
 
-def _slot(table, item) -> tuple[str, str]:
-    return (key_text(item.hash_key.to_json()), key_text(item.range_key.to_json()) if item.range_key else "")
-
-
 _first = itemgetter(0)
 
 
@@ -93,29 +90,36 @@ class _Ordered:
 
 
 class _IndexMap:
-    """For each GSI: hash value text -> {item slot: item}, and item slot -> its hash value text; for the index
-    keys queried so far, their items in query order."""
+    """For each GSI: hash value text -> {item slot: (hash key, range key)}, and item slot -> its hash value text;
+    for the index keys queried so far, their items in query order. Keys, not items: an item may be cold
+    (local.cold_items), and is read through its partition when a query needs it."""
 
     def __init__(self, table):
+        self.table = table
         self.attrs = _index_hash_attrs(table)
         self.sort_attrs = _index_sort_attrs(table)
-        self.buckets: dict[str, dict[str, dict[tuple[str, str], Any]]] = {name: {} for name in self.attrs}
+        self.buckets: dict[str, dict[str, dict[tuple[str, str], tuple]]] = {name: {} for name in self.attrs}
         self.member_of: dict[str, dict[tuple[str, str], str]] = {name: {} for name in self.attrs}
         self.ordered: dict[str, dict[str, _Ordered]] = {name: {} for name in self.attrs}
-        for item in _every_item(table):
-            self.put(table, item)
+        names = tuple(set(self.attrs.values()))
+        for hash_key, range_key, held in cold_items.each_item(table):
+            self._put(hash_key, range_key, cold_items.attributes(held, names))
 
     def put(self, table, item) -> None:
-        slot = _slot(table, item)
+        self._put(item.hash_key, item.range_key, item.attrs)
+
+    def _put(self, hash_key, range_key, attrs) -> None:
+        slot = (key_text(hash_key.to_json()), key_text(range_key.to_json()) if range_key else "")
         for name, attr in self.attrs.items():
-            value = item.attrs.get(attr)
-            self._move(name, slot, key_text(value.to_json()) if value is not None else None, item)
+            value = attrs.get(attr)
+            self._move(name, slot, key_text(value.to_json()) if value is not None else None, (hash_key, range_key),
+                       attrs)
 
     def remove(self, slot: tuple[str, str]) -> None:
         for name in self.attrs:
-            self._move(name, slot, None, None)
+            self._move(name, slot, None, None, None)
 
-    def _move(self, name: str, slot: tuple[str, str], value: str | None, item) -> None:
+    def _move(self, name: str, slot: tuple[str, str], value: str | None, keys, attrs) -> None:
         old = self.member_of[name].get(slot)
         if old is not None and old != value:
             bucket = self.buckets[name].get(old, {})
@@ -128,20 +132,20 @@ class _IndexMap:
         if value is None:
             self.member_of[name].pop(slot, None)
             return
-        self.buckets[name].setdefault(value, {})[slot] = item
+        self.buckets[name].setdefault(value, {})[slot] = keys
         self.member_of[name][slot] = value
         ordered = self.ordered[name].get(value)
         if ordered is not None:
-            sort_key = self._sort_key(name, item)
+            sort_key = self._sort_key(name, attrs)
             if sort_key is None:
                 ordered.remove(slot)
             else:
                 ordered.put(slot, sort_key)
 
-    def _sort_key(self, name: str, item) -> tuple | None:
+    def _sort_key(self, name: str, attrs) -> tuple | None:
         """None for an item without every sort attribute: moto leaves it out of the index's answers."""
         try:
-            return tuple(item.attrs[attr] for attr in self.sort_attrs[name])
+            return tuple(attrs[attr] for attr in self.sort_attrs[name])
         except KeyError:
             return None
 
@@ -150,17 +154,19 @@ class _IndexMap:
             return None
         ordered = self.ordered[name].get(value)
         if ordered is None:
-            pairs = ((self._sort_key(name, item), slot) for slot, item in self.buckets[name][value].items())
+            names = self.sort_attrs[name]
+            pairs = ((self._sort_key(name, cold_items.attributes(cold_items.held(self.table, *keys), names)), slot)
+                     for slot, keys in self.buckets[name][value].items())
             ordered = self.ordered[name][value] = _Ordered(pair for pair in pairs if pair[0] is not None)
         return ordered
 
-
-def _every_item(table):
-    for partition in table.items.values():
-        if table.range_key_attr:
-            yield from partition.values()
-        else:
-            yield partition
+    def items(self, keys_list) -> list:
+        """The items at these keys (built if cold), as moto's query reads them."""
+        found = []
+        for hash_key, range_key in keys_list:
+            item = self.table.items[hash_key][range_key] if range_key is not None else self.table.items[hash_key]
+            found.append(item)
+        return found
 
 
 def forget(table) -> None:
@@ -315,8 +321,8 @@ def _candidates(table, hash_key, index_name, hash_key_conditions, range_comparis
         slots = _window(ordered, index_map.sort_attrs[index_name], 1, range_comparison, list(range_objs), limit,
                         exclusive_start_key, forward)
         if slots is not None and all(slot in bucket for slot in slots):
-            return [bucket[slot] for slot in slots]
-    return list(bucket.values())
+            return index_map.items([bucket[slot] for slot in slots])
+    return index_map.items(list(bucket.values()))
 
 
 def install() -> None:

@@ -11,7 +11,8 @@ runs its action (the backend work) under one lock, as DynamoDB would order them.
 - TransactWriteItems keeps a copy of only the items it touches and puts them back if it fails, instead of
   moto's deep copy of the whole table per transaction (whose cost grows with the table);
 - each touched key's place in the GSI map of local.dynamodb_queries is brought up to date;
-- conditional writes that lose are counted (the benchmark reports them).
+- conditional writes that lose are counted (the benchmark reports them);
+- once the request is over, items past the live capacity are made cold (local.cold_items).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
-from local import dynamodb_queries
+from local import cold_items, dynamodb_queries
 from local.persistence import TableStore, key_text
 
 DYNAMODB_REFUSALS: Counter[str] = Counter()  # "operation:exception" -> count, since start-up
@@ -66,8 +67,11 @@ def install() -> None:
                     return action(self, *args, **kwargs)
                 finally:
                     _request.touched = None
-                    if touched and _store:
-                        _store[0].write_through(touched)
+                    try:
+                        if touched and _store:
+                            _store[0].write_through(touched)
+                    finally:
+                        cold_items.settle()  # between requests: no item is halfway through an action
 
         return run_locked
 

@@ -73,11 +73,13 @@ class TableStore:
 
     # ------------------------------------------------------------ start-up
     def load(self, table) -> int:
-        """Put every stored item of this moto table into it; returns how many."""
+        """Put every stored item of this moto table into it (cold: built when first read); returns how many."""
+        from local import cold_items
+
         count = 0
         rows = self.db.execute("SELECT item FROM items WHERE table_name = ?", (table.name,))
         for (text,) in rows:
-            table.put_item(json.loads(text), overwrite=True)
+            cold_items.load_text(table, text)
             count += 1
         return count
 

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from local import (
+    cold_items,
     dynamodb_answers,
     dynamodb_in_process,
     dynamodb_queries,
@@ -37,7 +38,7 @@ from local import (
 from local.bus import create_buses_and_rules, create_queues
 from local.cfn import ROOT, Resolver, function_environment, load_template, parameter_defaults, resources_of_type
 from local.concurrency import make_resolver_thread_safe
-from local.dynamodb_writes import attach_store
+from local.dynamodb_writes import attach_store, holding_the_table
 from local.dynamodb_writes import install as serialize_dynamodb_requests
 from local.eventbridge import ExecutionStatusWatcher
 from local.limits import Limits
@@ -169,6 +170,7 @@ class LocalStack:
         self.queues: QueuePollers | None = None
         self.ttl: TimeToLive | None = None
         self.ttl_sweep_s = sweep_interval_s(self.env)  # a bad value stops the start here, naming the variable
+        self.live_items = cold_items.live_items_setting(self.env)  # likewise
         self.limits = Limits.from_env(self.env)  # AWS's time and size limits (LOCAL_TIME_SCALE shortens the times)
 
     # ------------------------------------------------------------ lifecycle
@@ -324,6 +326,12 @@ class LocalStack:
         if ttl:
             client.update_time_to_live(TableName=self.table_name, TimeToLiveSpecification=ttl)
         physical[logical_id] = {"Ref": self.table_name, "Arn": arn, "StreamArn": f"{arn}/stream/local"}
+        cold_items.install(self._moto_table(), self.live_items)  # items not used lately held as text
+
+    def _moto_table(self):
+        from moto.dynamodb.models import dynamodb_backends
+
+        return dynamodb_backends[ACCOUNT][REGION].get_table(self.table_name)
 
     def _create_functions(self, physical: dict) -> None:
         iam = self.boto.client("iam")
@@ -373,14 +381,13 @@ class LocalStack:
 
     def _open_table_store(self) -> None:
         """Load the table from SQLite (importing an old JSON snapshot once); from now on every write goes through."""
-        from moto.dynamodb.models import dynamodb_backends
-
-        table = dynamodb_backends[ACCOUNT][REGION].get_table(self.table_name)
+        table = self._moto_table()
         synchronous = self.env.get("LOCAL_SQLITE_SYNCHRONOUS", "NORMAL")
         self.table_store = TableStore(self.state_dir / DATABASE_FILE, synchronous)
         self.restored = self.table_store.load(table)
         self.restored += self.table_store.migrate_snapshot(self.state_dir / LEGACY_SNAPSHOT_FILE, table)
         dynamodb_queries.forget(table)  # loaded behind the write hooks: index map rebuilt on first use
+        cold_items.settle()  # an old snapshot's items were imported live
         attach_store(self.table_store)
 
     def _close_table_store(self) -> None:
@@ -395,16 +402,16 @@ class LocalStack:
         from outreach.config import function_environment as env_scope
         from outreach.logic.workers import fail_and_release
 
-        pages = self.client("dynamodb").get_paginator("scan").paginate(  # a Scan page stops at 1 MB read
-            TableName=self.table_name,
-            FilterExpression="attribute_exists(task_run_id)",
-            ProjectionExpression="task_run_id",
-        )
-        items = [item for page in pages for item in page["Items"]]
+        # Read in place, not by Scan: moto's Scan builds every item of the table for each 1 MB page.
+        with holding_the_table():
+            items = cold_items.each_item(self._moto_table())
+        run_ids = [value.value for _, _, held in items
+                   if (value := cold_items.attributes(held, ("task_run_id",)).get("task_run_id")) is not None
+                   and value.type == "S"]
         with env_scope(self.functions["ReleaseFunction"].environment):
             runtime.reset()
-            for item in items:
-                fail_and_release(runtime.store(), item["task_run_id"]["S"], "The local stack stopped during this run.")
+            for run_id in run_ids:
+                fail_and_release(runtime.store(), run_id, "The local stack stopped during this run.")
 
     def _seed_api_keys(self) -> None:
         from outreach import runtime

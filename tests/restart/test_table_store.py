@@ -91,3 +91,22 @@ def test_an_old_json_snapshot_is_imported_once_then_set_aside(start, tmp_path):
     got = ddb.get_item(TableName=stack.table_name, Key={"pk": {"S": "old"}, "sk": {"S": "x"}})["Item"]
     assert got["v"] == {"S": "kept"} and got["w"] == {"S": "new"}
     assert not (tmp_path / "dynamodb.json").exists()
+
+
+def test_a_restart_loads_items_as_text_and_builds_each_when_first_read(start):
+    stack, ddb = start()
+    written = [{**item("R#restart", f"LEAD#{i:05d}", status="completed", body=f"Hi {i}, " * 40),
+                "usage": {"M": {"tokens": {"N": str(400 + i)}}}} for i in range(50)]
+    for attrs in written:
+        ddb.put_item(TableName=stack.table_name, Item=attrs)
+    stack.stop(drain_s=0)
+
+    again, ddb = start()
+    from local import cold_items
+
+    pool = cold_items.pool_of(again._moto_table())
+    before = pool.built  # the start-up's own reads (its API key) built at most a few
+    items = ddb.query(TableName=again.table_name, KeyConditionExpression="pk = :p",
+                      ExpressionAttributeValues={":p": {"S": "R#restart"}})["Items"]
+    assert items == written
+    assert pool.built - before == 50  # none was built at start-up, each when first read
