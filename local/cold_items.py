@@ -19,6 +19,7 @@ GSI map) reads cold items' attributes from their text (``attributes``), without 
 
 from __future__ import annotations
 
+import functools
 import json
 import weakref
 from collections import OrderedDict
@@ -41,6 +42,12 @@ def live_items_setting(env: dict[str, str]) -> int:
 
         raise SettingsError("LOCAL_DYNAMODB_LIVE_ITEMS must be a whole number of items, 0 or more.")
     return value
+
+
+@functools.lru_cache(maxsize=256)
+def _quoted(name: str) -> str:
+    """An attribute name as it appears in an item's text."""
+    return json.dumps(name, ensure_ascii=False)
 
 
 def _text_of(item) -> str:
@@ -206,7 +213,7 @@ def attributes(value, names) -> dict[str, Any]:
         return {name: attrs[name] for name in names if name in attrs}
     from moto.dynamodb.models.dynamo_type import DynamoType
 
-    if not any(json.dumps(name, ensure_ascii=False) in value for name in names):  # most lack it: no parse
+    if not any(_quoted(name) in value for name in names):  # most lack it: no parse
         return {}
     attrs = json.loads(value)
     return {name: DynamoType(attrs[name]) for name in names if name in attrs}
