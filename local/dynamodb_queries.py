@@ -164,8 +164,11 @@ class _IndexMap:
         """The items at these keys (built if cold), as moto's query reads them."""
         found = []
         for hash_key, range_key in keys_list:
-            item = self.table.items[hash_key][range_key] if range_key is not None else self.table.items[hash_key]
-            found.append(item)
+            held = self.table.items.get(hash_key)
+            if held is not None and range_key is not None:
+                held = held.get(range_key)  # a cold item is built here
+            if held is not None:
+                found.append(held)
         return found
 
 
