@@ -447,6 +447,9 @@ def engine_part(args, rows: list[Row], notes: list[str], diag: list[str]) -> Non
         rows.append(Row("table size", f"{call}: p50 with {items:,} items in the table (same workspace and "
                         f"campaign) against an empty table, {len(large.ms[call])} calls each", value,
                         "≤ 1.25 × empty", verdict(ratio <= 1.25)))
+    for figure, value in table_size.start_rows(empty, large, items):
+        rows.append(Row("table size", f"`make serve` {figure}: with {items:,} items in the table against an empty "
+                        "table", value))
 
     seconds = args.soak_seconds
     interval = 60.0 if seconds >= 180 else max(5.0, seconds / 6)

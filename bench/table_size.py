@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench import workload
-from bench.soak import session_copies
+from bench.soak import rss_mb, session_copies
 from tests.client import SESSIONS, ApiClient
 from tests.restart.crash_load import KEY, Server
 
@@ -39,6 +39,8 @@ class Side:
     api: ApiClient
     framed: list[str] = field(default_factory=list)
     ms: dict[str, list[float]] = field(default_factory=lambda: {call: [] for call in CALLS})
+    start_s: float = 0.0  # from launching `python -m local.serve` until it answers
+    start_rss_mb: float = 0.0  # its RSS then, before any call of the measure
 
     def p50(self, call: str) -> float:
         return statistics.median(self.ms[call])
@@ -79,8 +81,10 @@ def measure(items: int = 20_000, rounds: int = 40, progress: Callable[[str], Non
             progress(f"  writing {items:,} session items into the large server's table …")
             session_copies(Path(large_dir), fake.url, items, CAMPAIGN)
             for state_dir in (empty_dir, large_dir):
+                started = time.perf_counter()
                 server = Server(Path(state_dir), fake.url).start()
-                sides.append(Side(server, ApiClient(server.url, KEY)))
+                sides.append(Side(server, ApiClient(server.url, KEY), start_s=time.perf_counter() - started,
+                                  start_rss_mb=rss_mb(server.proc.pid)))
             for side in sides:
                 workload.warm_up(side.api, fake)
                 side.framed = workload.sessions_with_framework(side.api, "framed", 4)
@@ -106,6 +110,14 @@ def rows(empty: Side, large: Side) -> list[tuple[str, str, float]]:
     return out
 
 
+def start_rows(empty: Side, large: Side, items: int) -> list[tuple[str, str]]:
+    """(figure, 'large against empty') for the servers' start-up: time until they answer, and RSS then."""
+    return [("start until it answers", f"{large.start_s:.1f} s against {empty.start_s:.1f} s"),
+            ("RSS once started", f"{large.start_rss_mb:.0f} MB against {empty.start_rss_mb:.0f} MB "
+                                 f"({(large.start_rss_mb - empty.start_rss_mb) * 1e6 / max(1, items):,.0f} "
+                                 "bytes an item)")]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.table_size", description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=int, default=20_000)
@@ -114,6 +126,8 @@ def main(argv: list[str] | None = None) -> int:
     empty, large = measure(args.items, args.rounds)
     for call, text, _ in rows(empty, large):
         print(f"{call}: {text}")
+    for figure, text in start_rows(empty, large, args.items):
+        print(f"{figure}: {text}")
     return 0
 
 
