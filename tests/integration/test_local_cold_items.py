@@ -148,3 +148,27 @@ def test_expired_cold_items_are_swept_and_live_ones_too(stack):
 def test_a_live_capacity_it_cannot_use_stops_the_stack_naming_the_variable(value):
     with pytest.raises(SettingsError, match="LOCAL_DYNAMODB_LIVE_ITEMS"):
         LocalStack(env={"LOCAL_DYNAMODB_LIVE_ITEMS": value})
+
+
+def test_concurrent_updates_of_cold_items_lose_none(stack):
+    """Items are made cold only between requests: eight threads adding to the same twenty items, with every item
+    cold after each request, lose no increment and see no error."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    client = stack.client("dynamodb")
+    keys = [{"pk": {"S": "R#cold-counters"}, "sk": {"S": f"LEAD#{i:05d}"}} for i in range(20)]
+    for key in keys:
+        client.put_item(TableName=stack.table_name, Item={**key, "n": {"N": "0"}})
+
+    def add(worker: int) -> None:
+        for round_ in range(50):
+            key = keys[(worker * 7 + round_) % len(keys)]
+            client.update_item(TableName=stack.table_name, Key=key, UpdateExpression="ADD n :one",
+                               ConditionExpression="attribute_exists(pk)",
+                               ExpressionAttributeValues={":one": {"N": "1"}})
+            client.get_item(TableName=stack.table_name, Key=keys[round_ % len(keys)])
+
+    with live_capacity(stack, 0), ThreadPoolExecutor(8) as pool:
+        list(pool.map(add, range(8)))
+    counts = [int(client.get_item(TableName=stack.table_name, Key=key)["Item"]["n"]["N"]) for key in keys]
+    assert sum(counts) == 8 * 50
